@@ -1,0 +1,5 @@
+import sys
+
+from openvend.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The catalogue of permissions a role can hold: menus (what a user sees in navigation)
+and actions (what a user may do), grouped the way the role editor shows them.
+
+Action permissions use Django's `app_label.action_model` form so that Django admin,
+DRF and `RestrictedQuerySet.restrict()` all read the same strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+CRUD = ("view", "add", "change", "delete")
+
+
+def crud(app_model: str, actions: tuple[str, ...] = CRUD) -> tuple[str, ...]:
+    app, model = app_model.split(".")
+    return tuple(f"{app}.{action}_{model}" for action in actions)
+
+
+@dataclass(frozen=True)
+class Menu:
+    code: str
+    label: str | Promise
+    actions: tuple[str, ...]
+
+    @property
+    def all_codes(self) -> tuple[str, ...]:
+        return (self.code, *self.actions)
+
+
+MERCHANT_MENUS: tuple[Menu, ...] = (
+    Menu("menu.dashboard", _("Dashboard"), ()),
+    Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
+    Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),
+    Menu("menu.sites", _("Sites and device groups"), crud("merchants.site") + crud("merchants.devicegroup")),
+    Menu(
+        "menu.staff",
+        _("Staff"),
+        crud("accounts.user") + ("accounts.freeze_user", "accounts.reset_password_user"),
+    ),
+    Menu("menu.roles", _("Roles"), crud("accounts.role")),
+    Menu("menu.audit", _("Audit log"), ("audit.view_auditlogentry",)),
+)
+
+PLATFORM_MENUS: tuple[Menu, ...] = (
+    Menu("menu.dashboard", _("Dashboard"), ()),
+    Menu(
+        "menu.merchants",
+        _("Merchants"),
+        crud("merchants.merchant") + ("merchants.review_merchant", "merchants.freeze_merchant"),
+    ),
+    Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit", ("view",))),
+    Menu("menu.sites", _("Sites and device groups"), crud("merchants.site", ("view",)) + crud("merchants.devicegroup", ("view",))),
+    Menu(
+        "menu.staff",
+        _("Staff"),
+        crud("accounts.user") + ("accounts.freeze_user", "accounts.reset_password_user"),
+    ),
+    Menu("menu.roles", _("Roles"), crud("accounts.role")),
+    Menu("menu.audit", _("Audit log"), ("audit.view_auditlogentry",)),
+)
+
+
+def codes_of(menus: tuple[Menu, ...]) -> frozenset[str]:
+    return frozenset(code for menu in menus for code in menu.all_codes)
+
+
+MERCHANT_PERMISSIONS = codes_of(MERCHANT_MENUS)
+PLATFORM_PERMISSIONS = codes_of(PLATFORM_MENUS)

@@ -1,0 +1,23 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from openvend.api.accounts.views import RoleViewSet, UserViewSet
+from openvend.api.audit.views import AuditLogViewSet
+from openvend.api.auth.views import TokenView
+from openvend.api.merchants.views import DeviceGroupViewSet, MerchantViewSet, OrgUnitViewSet, SiteViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("merchants", MerchantViewSet, basename="merchant")
+router.register("org-units", OrgUnitViewSet, basename="orgunit")
+router.register("sites", SiteViewSet, basename="site")
+router.register("device-groups", DeviceGroupViewSet, basename="devicegroup")
+router.register("users", UserViewSet, basename="user")
+router.register("roles", RoleViewSet, basename="role")
+router.register("audit-log", AuditLogViewSet, basename="auditlogentry")
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token", TokenView.as_view(), name="token"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,118 @@
+"""`openvend`: one entry point for running, operating and measuring OpenVend.
+
+    openvend demo       run the embedded default with demo data on http://127.0.0.1:8000
+    openvend serve      serve the web app with gunicorn (settings from DJANGO_SETTINGS_MODULE)
+    openvend migrate    apply database migrations
+    openvend worker     run the background task worker
+    openvend bench N    run benchmark N (`openvend bench --list`)
+    openvend manage …   any Django management command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+EMBEDDED = "openvend.config.settings.embedded"
+
+
+def _setup(default_settings: str = EMBEDDED) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings)
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["openvend", *args])
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ["DJANGO_SETTINGS_MODULE"] = EMBEDDED
+    _setup()
+    from openvend.demo.runner import run_demo
+
+    return run_demo(host=args.host, port=args.port, serve=not args.no_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup()
+    from gunicorn.app.wsgiapp import run as gunicorn_run
+
+    sys.argv = [
+        "gunicorn", "openvend.config.wsgi:application", "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers), "--access-logfile", "-",
+    ]
+    gunicorn_run()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _setup()
+    _manage("migrate", "--noinput")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup()
+    _manage("db_worker", *args.extra)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openvend.bench.settings")
+    from openvend.bench import run_benchmark
+
+    return run_benchmark(args.name, list_only=args.list)
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    _setup()
+    _manage(*args.extra)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openvend", description="OpenVend unattended-retail platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the embedded default with demo data")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="set up and seed, then exit")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the web app with gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    worker = sub.add_parser("worker", help="run the background task worker")
+    worker.add_argument("extra", nargs=argparse.REMAINDER)
+    worker.set_defaults(func=cmd_worker)
+
+    bench = sub.add_parser("bench", help="run a benchmark")
+    bench.add_argument("name", nargs="?", default="")
+    bench.add_argument("--list", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+
+    manage = sub.add_parser("manage", help="run a Django management command")
+    manage.add_argument("extra", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

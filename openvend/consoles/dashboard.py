@@ -1,0 +1,49 @@
+"""Home pages of the two consoles: the counts an operator checks first thing in the morning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from openvend.accounts.models import User
+from openvend.audit.models import AuditLogEntry
+from openvend.merchants.choices import MerchantStatus
+from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
+
+
+def _recent_audit(request: HttpRequest) -> list[AuditLogEntry]:
+    return list(AuditLogEntry.objects.restrict(request.user, "view")[:8])
+
+
+def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    user = request.user
+    context.update(
+        {
+            "kpis": [
+                {"title": _("Sites"), "value": Site.objects.restrict(user).count()},
+                {"title": _("Org units"), "value": OrgUnit.objects.restrict(user).count()},
+                {"title": _("Device groups"), "value": DeviceGroup.objects.restrict(user).count()},
+                {"title": _("Staff"), "value": User.objects.restrict(user).count()},
+            ],
+            "recent_audit": _recent_audit(request),
+            "merchant": user.merchant,
+        }
+    )
+    return context
+
+
+def platform_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    user = request.user
+    merchants = Merchant.objects.restrict(user)
+    context.update(
+        {
+            "kpis": [
+                {"title": str(label), "value": merchants.filter(status=status).count()}
+                for status, label in MerchantStatus.choices
+            ],
+            "recent_audit": _recent_audit(request),
+        }
+    )
+    return context

@@ -1,0 +1,19 @@
+"""Menu-permission callbacks for the sidebar: `menu_sites` shows the item when a role grants `menu.sites`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def __getattr__(name: str) -> Any:
+    if not name.startswith("menu_"):
+        raise AttributeError(name)
+    code = "menu." + name.removeprefix("menu_")
+
+    def check(request: HttpRequest) -> bool:
+        return bool(request.user.is_authenticated and request.user.has_perm(code))
+
+    check.__name__ = name
+    return check

@@ -1,0 +1,123 @@
+"""Look and navigation of the two consoles. Imported by settings: no model imports here.
+
+Each sidebar item names the menu permission that shows it; the list behind it still
+checks the action permission and the data scope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+
+PERMS = "openvend.consoles.navigation"
+
+
+def _item(title: Any, icon: str, site: str, app_model: str, menu: str) -> dict[str, Any]:
+    app, model = app_model.split(".")
+    return {
+        "title": title,
+        "icon": icon,
+        "link": reverse_lazy(f"{site}:{app}_{model}_changelist"),
+        "permission": f"{PERMS}.{menu}",
+    }
+
+
+def _dashboard(site: str) -> dict[str, Any]:
+    return {"title": _("Dashboard"), "icon": "dashboard", "link": reverse_lazy(f"{site}:index")}
+
+
+COMMON = {
+    "SHOW_HISTORY": False,
+    "SHOW_VIEW_ON_SITE": False,
+    "SHOW_LANGUAGES": True,
+    "SITE_SYMBOL": "storefront",
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97.7% .014 308.299)", "100": "oklch(94.6% .033 307.174)",
+            "200": "oklch(90.2% .063 306.703)", "300": "oklch(82.7% .119 306.383)",
+            "400": "oklch(71.4% .203 305.504)", "500": "oklch(62.7% .265 303.9)",
+            "600": "oklch(55.8% .288 302.321)", "700": "oklch(49.6% .265 301.924)",
+            "800": "oklch(43.8% .218 303.724)", "900": "oklch(38.1% .176 304.987)",
+            "950": "oklch(29.1% .149 302.717)",
+        },
+    },
+}
+
+MERCHANT_CONSOLE = {
+    **COMMON,
+    "SITE_TITLE": _("OpenVend merchant console"),
+    "SITE_HEADER": _("OpenVend"),
+    "SITE_SUBHEADER": _("Merchant console"),
+    "SITE_URL": "/console/",
+    "DASHBOARD_CALLBACK": "openvend.consoles.dashboard.merchant_dashboard",
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": _("Overview"),
+                "items": [
+                    {**_dashboard("console"), "permission": f"{PERMS}.menu_dashboard"},
+                    _item(_("Merchant profile"), "badge", "console", "merchants.merchant", "menu_merchant_profile"),
+                ],
+            },
+            {
+                "title": _("Organisation and sites"),
+                "items": [
+                    _item(_("Org units"), "account_tree", "console", "merchants.orgunit", "menu_organisation"),
+                    _item(_("Sites"), "location_on", "console", "merchants.site", "menu_sites"),
+                    _item(_("Device groups"), "workspaces", "console", "merchants.devicegroup", "menu_sites"),
+                ],
+            },
+            {
+                "title": _("Staff and permissions"),
+                "items": [
+                    _item(_("Staff"), "group", "console", "accounts.user", "menu_staff"),
+                    _item(_("Roles"), "admin_panel_settings", "console", "accounts.role", "menu_roles"),
+                    _item(_("Audit log"), "history", "console", "audit.auditlogentry", "menu_audit"),
+                ],
+            },
+        ],
+    },
+}
+
+PLATFORM_CONSOLE = {
+    **COMMON,
+    "SITE_TITLE": _("OpenVend platform console"),
+    "SITE_HEADER": _("OpenVend"),
+    "SITE_SUBHEADER": _("Platform console"),
+    "SITE_URL": "/platform/",
+    "SITE_SYMBOL": "hub",
+    "DASHBOARD_CALLBACK": "openvend.consoles.dashboard.platform_dashboard",
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": _("Overview"),
+                "items": [
+                    {**_dashboard("platform"), "permission": f"{PERMS}.menu_dashboard"},
+                    _item(_("Merchants"), "store", "platform", "merchants.merchant", "menu_merchants"),
+                ],
+            },
+            {
+                "title": _("Organisation and sites"),
+                "items": [
+                    _item(_("Org units"), "account_tree", "platform", "merchants.orgunit", "menu_organisation"),
+                    _item(_("Sites"), "location_on", "platform", "merchants.site", "menu_sites"),
+                    _item(_("Device groups"), "workspaces", "platform", "merchants.devicegroup", "menu_sites"),
+                ],
+            },
+            {
+                "title": _("Staff and permissions"),
+                "items": [
+                    _item(_("Users"), "group", "platform", "accounts.user", "menu_staff"),
+                    _item(_("Roles"), "admin_panel_settings", "platform", "accounts.role", "menu_roles"),
+                    _item(_("Audit log"), "history", "platform", "audit.auditlogentry", "menu_audit"),
+                ],
+            },
+        ],
+    },
+}

@@ -1,0 +1,48 @@
+"""`openvend demo`: migrate, collect static files, seed, print the logins, run a worker and serve."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+
+from openvend.demo.seed import seed_demo
+
+
+def print_logins(logins: list[dict[str, str]], base_url: str) -> None:
+    print("\nOpenVend demo is ready.\n")
+    print(f"  Platform console: {base_url}/platform/")
+    print(f"  Merchant console: {base_url}/console/")
+    print(f"  Staff mobile H5:  {base_url}/m/")
+    print(f"  API docs:         {base_url}/api/docs/\n")
+    width = max(len(row["username"]) for row in logins)
+    current = None
+    for row in logins:
+        if row["merchant"] != current:
+            current = row["merchant"]
+            print(f"  [{current}]")
+        print(f"    {row['username']:<{width}}  {row['password']}   ({row['role']})")
+    print(f"\n  Logins also written to {settings.VAR_DIR / 'demo-logins.json'}\n", flush=True)
+
+
+def run_demo(*, host: str, port: int, serve: bool) -> int:
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    logins = seed_demo(settings.VAR_DIR / "demo-logins.json")
+    base_url = f"http://{host}:{port}"
+    print_logins(logins, base_url)
+    if not serve:
+        return 0
+    # The task worker runs beside the web server as a child process and stops with it.
+    worker = subprocess.Popen([sys.executable, "-m", "openvend", "worker"])  # noqa: S603
+    try:
+        call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    return 0

@@ -1,0 +1,11 @@
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from openvend.mobile import views
+
+app_name = "mobile"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.MobileLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(next_page="mobile:login"), name="logout"),
+]

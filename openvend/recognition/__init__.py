@@ -1,0 +1,1 @@
+"""Weight and vision recognition. Pure Python and NumPy: this package must never import Django."""

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests import services
+from tests.world import World, build_world
+
+
+def _require(name: str, value: str | None) -> str:
+    if value is None:
+        if services.ci_mode():
+            pytest.fail(f"{name} is required when CI=true but is not reachable.", pytrace=False)
+        pytest.skip(f"{name} is not reachable here.")
+    return value
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return _require("Redis", services.redis_url())
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> str:
+    return _require("An MQTT broker", services.mqtt_url())
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return _require("Debian's chromium", services.chromium_path())
+
+
+@pytest.fixture
+def world_a(db) -> World:
+    return build_world("alpha", "阿尔法零售")
+
+
+@pytest.fixture
+def world_b(db) -> World:
+    return build_world("beta", "Beta Retail", language="en")
+
+
+@pytest.fixture
+def platform_admin(db):
+    from tests.world import platform_user
+
+    return platform_user("platform_admin")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
