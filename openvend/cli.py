@@ -1,11 +1,11 @@
 """`openvend`: one entry point for running, operating and measuring OpenVend.
 
-    openvend demo       run the embedded default with demo data on http://127.0.0.1:8000
-    openvend serve      serve the web app with gunicorn (settings from DJANGO_SETTINGS_MODULE)
-    openvend migrate    apply database migrations
-    openvend worker     run the background task worker
-    openvend bench N    run benchmark N (`openvend bench --list`)
-    openvend manage …   any Django management command
+openvend demo       run the embedded default with demo data on http://127.0.0.1:8000
+openvend serve      serve the web app with gunicorn (settings from DJANGO_SETTINGS_MODULE)
+openvend migrate    apply database migrations
+openvend worker     run the background task worker
+openvend bench N    run benchmark N (`openvend bench --list`)
+openvend manage …   any Django management command
 """
 
 from __future__ import annotations
@@ -44,8 +44,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.wsgiapp import run as gunicorn_run
 
     sys.argv = [
-        "gunicorn", "openvend.config.wsgi:application", "--bind", f"{args.host}:{args.port}",
-        "--workers", str(args.workers), "--access-logfile", "-",
+        "gunicorn",
+        "openvend.config.wsgi:application",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--access-logfile",
+        "-",
     ]
     gunicorn_run()
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.services import ci_mode, postgres_url  # noqa: E402
+from tests.services import ci_mode, postgres_url
 
 
 def main() -> int:
@@ -26,7 +26,7 @@ def main() -> int:
         return 0
     print(f"Running the suite on PostgreSQL ({url.rsplit('@', 1)[-1]})", flush=True)
     env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.call([sys.executable, "-m", "pytest", *sys.argv[1:]], env=env)  # noqa: S603
+    return subprocess.call([sys.executable, "-m", "pytest", *sys.argv[1:]], env=env)
 
 
 if __name__ == "__main__":

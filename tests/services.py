@@ -41,7 +41,7 @@ def _reachable(url: str, default_port: int) -> bool:
 
 
 def _spawn(argv: list[str], port: int) -> bool:
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     atexit.register(process.terminate)
     for _ in range(50):
         if port_open("127.0.0.1", port):
@@ -84,7 +84,11 @@ def mqtt_url() -> str | None:
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH", ""), "/usr/bin/chromium", shutil.which("chromium") or ""):
+    for candidate in (
+        os.environ.get("CHROMIUM_PATH", ""),
+        "/usr/bin/chromium",
+        shutil.which("chromium") or "",
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None

@@ -1,9 +1,9 @@
 """A small merchant estate built through the real services, for tests.
 
-    root
-    ├── 华东区 (east)
-    │   └── 上海徐汇 (shanghai)   ← scoped staff live here; sites "sh-1", "sh-2"; device group "sh-group"
-    └── 华南区 (south)            ← site "sz-1"
+root
+├── 华东区 (east)
+│   └── 上海徐汇 (shanghai)   ← scoped staff live here; sites "sh-1", "sh-2"; device group "sh-group"
+└── 华南区 (south)            ← site "sz-1"
 """
 
 from __future__ import annotations
@@ -50,15 +50,27 @@ def build_world(code: str, name: str, *, language: str = "zh-hans") -> World:
     world = World(merchant=merchant, root=root, east=east, shanghai=shanghai, south=south)
     for site_code, unit in (("sh-1", shanghai), ("sh-2", shanghai), ("sz-1", south)):
         world.sites[site_code] = merchants.site_create(
-            actor=None, merchant=merchant, code=site_code, name=f"{name} {site_code}", org_unit=unit,
-            address="测试路1号", latitude=Decimal("31.200000"), longitude=Decimal("121.400000"),
+            actor=None,
+            merchant=merchant,
+            code=site_code,
+            name=f"{name} {site_code}",
+            org_unit=unit,
+            address="测试路1号",
+            latitude=Decimal("31.200000"),
+            longitude=Decimal("121.400000"),
         )
-    world.group = merchants.device_group_create(actor=None, merchant=merchant, name="sh-group", org_unit=shanghai)
+    world.group = merchants.device_group_create(
+        actor=None, merchant=merchant, name="sh-group", org_unit=shanghai
+    )
     for role_code in MERCHANT_ROLES:
         narrowed = world.role(role_code).data_scope != "all"
         world.users[role_code] = accounts.user_create(
-            actor=None, merchant=merchant, username=f"{code}-{role_code}", password=PASSWORD,
-            roles=[world.role(role_code)], org_unit=shanghai if narrowed else root,
+            actor=None,
+            merchant=merchant,
+            username=f"{code}-{role_code}",
+            password=PASSWORD,
+            roles=[world.role(role_code)],
+            org_unit=shanghai if narrowed else root,
         )
     return world
 
@@ -69,4 +81,6 @@ def platform_user(role_code: str) -> User:
     existing = User.objects.filter(username=username).first()
     if existing:
         return existing
-    return accounts.user_create(actor=None, merchant=None, username=username, password=PASSWORD, roles=[roles[role_code]])
+    return accounts.user_create(
+        actor=None, merchant=None, username=username, password=PASSWORD, roles=[roles[role_code]]
+    )

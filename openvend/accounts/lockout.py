@@ -9,8 +9,18 @@ from django.utils.translation import gettext as _
 from openvend.accounts.errors import AccountErrorCode
 
 
-def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
-    message = _("Too many failed logins. This account is locked for 30 minutes or until an administrator resets it.")
+def lockout_message() -> str:
+    return _(
+        "Too many failed logins. This account is locked for 30 minutes or until an administrator resets it."
+    )
+
+
+def lockout_response(
+    request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
+) -> HttpResponse:
+    message = _(
+        "Too many failed logins. This account is locked for 30 minutes or until an administrator resets it."
+    )
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"error": {"code": AccountErrorCode.LOCKED_OUT, "message": message, "fields": {}}}, status=429

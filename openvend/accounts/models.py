@@ -11,6 +11,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from openvend.accounts.choices import DataScope
+from openvend.core.choices import Language
 from openvend.core.models import RestrictedQuerySet
 from openvend.core.scope import DataScope as Scope
 
@@ -19,17 +20,26 @@ class Role(models.Model):
     """A named set of permissions plus a data scope. Roles are data: merchants make their own."""
 
     merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="roles",
-        verbose_name=_("merchant"), help_text=_("Empty for platform roles."),
+        "merchants.Merchant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="roles",
+        verbose_name=_("merchant"),
+        help_text=_("Empty for platform roles."),
     )
     code = models.SlugField(_("code"), max_length=40)
     name = models.CharField(_("name"), max_length=60)
     is_preset = models.BooleanField(_("preset"), default=False, editable=False)
     permissions = models.JSONField(_("permissions"), default=list, blank=True)
-    data_scope = models.CharField(_("data scope"), max_length=20, choices=DataScope.choices, default=DataScope.ALL)
+    data_scope = models.CharField(
+        _("data scope"), max_length=20, choices=DataScope.choices, default=DataScope.ALL
+    )
     org_units = models.ManyToManyField("merchants.OrgUnit", blank=True, verbose_name=_("org units"))
     sites = models.ManyToManyField("merchants.Site", blank=True, verbose_name=_("sites"))
-    device_groups = models.ManyToManyField("merchants.DeviceGroup", blank=True, verbose_name=_("device groups"))
+    device_groups = models.ManyToManyField(
+        "merchants.DeviceGroup", blank=True, verbose_name=_("device groups")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -78,23 +88,34 @@ class User(AbstractUser):
     """A console or API user: platform staff (no merchant) or one merchant's staff."""
 
     merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="users",
+        "merchants.Merchant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
         verbose_name=_("merchant"),
     )
     org_unit = models.ForeignKey(
-        "merchants.OrgUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="users",
+        "merchants.OrgUnit",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
         verbose_name=_("org unit"),
     )
     roles = models.ManyToManyField(Role, blank=True, related_name="users", verbose_name=_("roles"))
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     language = models.CharField(
-        _("language"), max_length=10, blank=True, choices=[("zh-hans", "简体中文"), ("en", "English")],
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=Language.choices,
         help_text=_("Empty: the merchant's default."),
     )
     frozen_at = models.DateTimeField(_("frozen at"), null=True, blank=True, editable=False)
     frozen_reason = models.CharField(_("freeze reason"), max_length=200, blank=True, editable=False)
 
-    objects = OpenVendUserManager()
+    objects: ClassVar[OpenVendUserManager] = OpenVendUserManager()
 
     class Meta:
         verbose_name = pgettext_lazy("account", "user")
@@ -117,7 +138,7 @@ class User(AbstractUser):
     def preferred_language(self) -> str:
         if self.language:
             return self.language
-        if self.merchant_id is not None:
+        if self.merchant is not None:
             return self.merchant.default_language
         return "zh-hans"
 

@@ -39,7 +39,7 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
     Menu(
         "menu.staff",
         _("Staff"),
-        crud("accounts.user") + ("accounts.freeze_user", "accounts.reset_password_user"),
+        (*crud("accounts.user"), "accounts.freeze_user", "accounts.reset_password_user"),
     ),
     Menu("menu.roles", _("Roles"), crud("accounts.role")),
     Menu("menu.audit", _("Audit log"), ("audit.view_auditlogentry",)),
@@ -50,14 +50,18 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
     Menu(
         "menu.merchants",
         _("Merchants"),
-        crud("merchants.merchant") + ("merchants.review_merchant", "merchants.freeze_merchant"),
+        (*crud("merchants.merchant"), "merchants.review_merchant", "merchants.freeze_merchant"),
     ),
     Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit", ("view",))),
-    Menu("menu.sites", _("Sites and device groups"), crud("merchants.site", ("view",)) + crud("merchants.devicegroup", ("view",))),
+    Menu(
+        "menu.sites",
+        _("Sites and device groups"),
+        crud("merchants.site", ("view",)) + crud("merchants.devicegroup", ("view",)),
+    ),
     Menu(
         "menu.staff",
         _("Staff"),
-        crud("accounts.user") + ("accounts.freeze_user", "accounts.reset_password_user"),
+        (*crud("accounts.user"), "accounts.freeze_user", "accounts.reset_password_user"),
     ),
     Menu("menu.roles", _("Roles"), crud("accounts.role")),
     Menu("menu.audit", _("Audit log"), ("audit.view_auditlogentry",)),

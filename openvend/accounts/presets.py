@@ -39,13 +39,21 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
     PresetRole(
         "replenisher",
         _("Replenisher"),
-        _with_menus(*crud("merchants.site", ("view",)), *crud("merchants.devicegroup", ("view",)), menus=("menu.sites",)),
+        _with_menus(
+            *crud("merchants.site", ("view",)),
+            *crud("merchants.devicegroup", ("view",)),
+            menus=("menu.sites",),
+        ),
         DataScope.ORG_UNITS,
     ),
     PresetRole(
         "customer_service",
         _("Customer service"),
-        _with_menus(*crud("merchants.site", ("view",)), *crud("accounts.user", ("view",)), menus=("menu.sites", "menu.staff")),
+        _with_menus(
+            *crud("merchants.site", ("view",)),
+            *crud("accounts.user", ("view",)),
+            menus=("menu.sites", "menu.staff"),
+        ),
         DataScope.ALL,
     ),
     PresetRole(

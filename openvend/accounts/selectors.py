@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 from django.db import models
 
 from openvend.accounts.choices import DataScope
-from openvend.core.scope import EVERYTHING, DataScope as Scope
+from openvend.core.scope import EVERYTHING
+from openvend.core.scope import DataScope as Scope
 from openvend.merchants.models import OrgUnit
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ def permissions_for(user: User) -> frozenset[str]:
     """Union of the permissions of the user's roles; empty for inactive users or non-operating merchants."""
     if not user.is_active:
         return frozenset()
-    if user.merchant_id is not None and not user.merchant.is_operating:
+    if user.merchant is not None and not user.merchant.is_operating:
         return frozenset()
     codes: set[str] = set()
     for permissions in user.roles.values_list("permissions", flat=True):
@@ -46,8 +47,10 @@ def data_scope_for(user: User) -> Scope:
         elif role.data_scope == DataScope.DEVICE_GROUPS:
             group_ids.update(group.pk for group in role.device_groups.all())
     return Scope(
-        org_unit_paths=frozenset(paths), site_ids=frozenset(site_ids),
-        device_group_ids=frozenset(group_ids), user_id=user.pk,
+        org_unit_paths=frozenset(paths),
+        site_ids=frozenset(site_ids),
+        device_group_ids=frozenset(group_ids),
+        user_id=user.pk,
     )
 
 
@@ -61,6 +64,7 @@ def assignable_roles(actor: User | None) -> models.QuerySet:
     if not actor.is_authenticated or not actor.is_active:
         return Role.objects.none()
     held = actor.get_all_permissions()
-    candidates = Role.objects.filter(merchant_id=actor.merchant_id) if not actor.is_platform_user else Role.objects.all()
+    merchant_id = actor.merchant_id
+    candidates = Role.objects.all() if merchant_id is None else Role.objects.filter(merchant_id=merchant_id)
     allowed = [role.pk for role in candidates if actor.is_superuser or set(role.permissions) <= held]
     return Role.objects.filter(pk__in=allowed)

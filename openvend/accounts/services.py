@@ -122,7 +122,14 @@ def user_freeze(*, actor: Any, user: User, reason: str = "") -> User:
     user.frozen_reason = reason
     user.save(update_fields=["is_active", "frozen_at", "frozen_reason"])
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_record(actor=actor, action=AuditAction.FREEZE, instance=user, before=before, after=snapshot(user), message=reason)
+    audit_record(
+        actor=actor,
+        action=AuditAction.FREEZE,
+        instance=user,
+        before=before,
+        after=snapshot(user),
+        message=reason,
+    )
     return user
 
 
@@ -149,8 +156,11 @@ def user_reset_password(*, actor: Any, user: User, new_password: str | None = No
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     axes_reset(username=user.username)
     audit_record(
-        actor=actor, action=AuditAction.RESET_PASSWORD, instance=user,
-        before={"password": "***"}, after={"password": "*** (changed)"},
+        actor=actor,
+        action=AuditAction.RESET_PASSWORD,
+        instance=user,
+        before={"password": "***"},
+        after={"password": "*** (changed)"},
     )
     return password
 
@@ -189,11 +199,20 @@ def _role_m2m(merchant: Merchant | None, m2m: dict[str, Iterable[Any]]) -> dict[
 
 @transaction.atomic
 def role_create(
-    *, actor: Any, merchant: Merchant | None, code: str, name: str, permissions: Iterable[str],
-    data_scope: str, **m2m: Iterable[Any],
+    *,
+    actor: Any,
+    merchant: Merchant | None,
+    code: str,
+    name: str,
+    permissions: Iterable[str],
+    data_scope: str,
+    **m2m: Iterable[Any],
 ) -> Role:
     role = Role(
-        merchant=merchant, code=code, name=name, data_scope=data_scope,
+        merchant=merchant,
+        code=code,
+        name=name,
+        data_scope=data_scope,
         permissions=check_permissions(merchant, permissions),
     )
     audited_create(actor=actor, instance=role, m2m=_role_m2m(merchant, m2m))
@@ -212,9 +231,13 @@ def role_update(*, actor: Any, role: Role, data: dict[str, Any], **m2m: Iterable
 @transaction.atomic
 def role_delete(*, actor: Any, role: Role) -> None:
     if role.is_preset:
-        raise OpenVendError(AccountErrorCode.PRESET_ROLE, _("Preset roles cannot be deleted; edit them instead."))
+        raise OpenVendError(
+            AccountErrorCode.PRESET_ROLE, _("Preset roles cannot be deleted; edit them instead.")
+        )
     if role.users.exists():
-        raise OpenVendError(AccountErrorCode.ROLE_IN_USE, _("Remove this role from its users before deleting it."))
+        raise OpenVendError(
+            AccountErrorCode.ROLE_IN_USE, _("Remove this role from its users before deleting it.")
+        )
     audited_delete(actor=actor, instance=role)
 
 
@@ -224,9 +247,12 @@ def preset_roles_install(*, merchant: Merchant | None) -> list[Role]:
     roles = []
     for preset in presets:
         role, created = Role.objects.get_or_create(
-            merchant=merchant, code=preset.code,
+            merchant=merchant,
+            code=preset.code,
             defaults={
-                "name": str(preset.label), "is_preset": True, "permissions": sorted(preset.permissions),
+                "name": str(preset.label),
+                "is_preset": True,
+                "permissions": sorted(preset.permissions),
                 "data_scope": preset.data_scope,
             },
         )
@@ -245,7 +271,9 @@ def api_token_issue(*, user: User) -> tuple[str, ApiToken]:
     """A new bearer token for `user`: the plain token (returned only here) and its stored record."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = ApiToken.objects.create(
-        user=user, key_hash=_hash_token(token), prefix=token[:10],
+        user=user,
+        key_hash=_hash_token(token),
+        prefix=token[:10],
         expires_at=timezone.now() + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
     )
     audit_record(actor=user, action=AuditAction.LOGIN, instance=user, message="API token issued")
@@ -256,13 +284,14 @@ def api_token_user(token: str) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown, expired or revoked token."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    record = ApiToken.objects.select_related("user", "user__merchant").filter(key_hash=_hash_token(token)).first()
+    record = (
+        ApiToken.objects.select_related("user", "user__merchant").filter(key_hash=_hash_token(token)).first()
+    )
     if record is None or not record.is_usable or not record.user.is_active:
         return None
-    if record.user.merchant_id is not None and not record.user.merchant.is_operating:
+    if record.user.merchant is not None and not record.user.merchant.is_operating:
         return None
     now = timezone.now()
     if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
         ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
     return record.user
-

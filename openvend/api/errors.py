@@ -33,9 +33,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response(exc.code, exc.message, exc.status_code, exc.fields)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return error_response(CoreErrorCode.INVALID, " ".join(exc.messages), status.HTTP_400_BAD_REQUEST, fields)
+        return error_response(
+            CoreErrorCode.INVALID, " ".join(exc.messages), status.HTTP_400_BAD_REQUEST, fields
+        )
     if isinstance(exc, IntegrityError):
-        return error_response("core.conflict", _("This conflicts with an existing record."), status.HTTP_409_CONFLICT)
+        return error_response(
+            "core.conflict", _("This conflicts with an existing record."), status.HTTP_409_CONFLICT
+        )
     if isinstance(exc, Http404 | exceptions.NotFound):
         return error_response(CoreErrorCode.NOT_FOUND, _("Not found."), status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
@@ -46,7 +50,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         return error_response(
-            CoreErrorCode.INVALID, _("Some fields are invalid."), response.status_code, _field_errors(exc.detail)
+            CoreErrorCode.INVALID,
+            _("Some fields are invalid."),
+            response.status_code,
+            _field_errors(exc.detail),
         )
     codes = {
         exceptions.NotAuthenticated: CoreErrorCode.NOT_AUTHENTICATED,
@@ -54,7 +61,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exceptions.PermissionDenied: CoreErrorCode.PERMISSION_DENIED,
         exceptions.Throttled: CoreErrorCode.THROTTLED,
     }
-    code = next((c for cls, c in codes.items() if isinstance(exc, cls)), f"core.{getattr(exc, 'default_code', 'error')}")
+    code = next(
+        (c for cls, c in codes.items() if isinstance(exc, cls)),
+        f"core.{getattr(exc, 'default_code', 'error')}",
+    )
     message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
     wrapped = error_response(code, message, response.status_code)
     for header in ("WWW-Authenticate", "Retry-After", "Allow"):

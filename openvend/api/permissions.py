@@ -7,7 +7,15 @@ from rest_framework.request import Request
 
 from openvend.core.models import permission_name
 
-METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
+METHOD_ACTIONS = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
 
 
 class RolePermission(BasePermission):
@@ -22,7 +30,9 @@ class RolePermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        model = getattr(view, "permission_model", None) or getattr(getattr(view, "queryset", None), "model", None)
+        model = getattr(view, "permission_model", None) or getattr(
+            getattr(view, "queryset", None), "model", None
+        )
         if model is None:
             return True
         custom = getattr(view, "permission_actions", {}).get(getattr(view, "action", None))

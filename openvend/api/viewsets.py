@@ -3,7 +3,7 @@ writes through the domain's services, and a `ScopedRelatedField` for references.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 from rest_framework import serializers, viewsets
@@ -15,7 +15,8 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self) -> models.QuerySet:
         request = self.context.get("request")
-        manager = self.queryset.model._default_manager  # type: ignore[union-attr]
+        model: Any = cast(Any, self.queryset).model  # type: ignore[arg-type]
+        manager = model._default_manager
         return manager.restrict(request.user if request else None, "view")
 
 
@@ -26,12 +27,13 @@ class TenantViewSet(viewsets.ModelViewSet):
     permission_actions: dict[str, str] = {}
 
     def get_queryset(self) -> models.QuerySet:
-        assert self.queryset is not None
-        return self.queryset.model._default_manager.restrict(self.request.user, "view").order_by("pk")
+        assert self.queryset is not None  # type: ignore[arg-type]
+        model: Any = cast(Any, self.queryset).model  # type: ignore[arg-type]
+        return model._default_manager.restrict(self.request.user, "view").order_by("pk")
 
     def merchant_for_write(self, data: dict[str, Any]) -> Any:
         """Merchant staff write into their own merchant; platform staff name one."""
-        user = self.request.user
+        user: Any = self.request.user
         if user.is_platform_user:
             return data.pop("merchant", None)
         data.pop("merchant", None)

@@ -16,11 +16,19 @@ class AuditLogEntry(models.Model):
     """One login or one change (系统日志): who, when, what, before → after. Append-only."""
 
     merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "merchants.Merchant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("merchant"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("actor"),
     )
     actor_username = models.CharField(_("actor username"), max_length=150, blank=True)

@@ -32,8 +32,11 @@ def _on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     username = str(credentials.get("username", ""))[:150]
     audit_record(
-        actor=None, action=AuditAction.LOGIN_FAILED, username=username,
-        merchant_id=_merchant_id_for_username(username), object_repr=username,
+        actor=None,
+        action=AuditAction.LOGIN_FAILED,
+        username=username,
+        merchant_id=_merchant_id_for_username(username),
+        object_repr=username,
     )
 
 
@@ -41,6 +44,9 @@ def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = No
 def _on_locked_out(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
     name = (username or "")[:150]
     audit_record(
-        actor=None, action=AuditAction.LOCKED_OUT, username=name,
-        merchant_id=_merchant_id_for_username(name), object_repr=name,
+        actor=None,
+        action=AuditAction.LOCKED_OUT,
+        username=name,
+        merchant_id=_merchant_id_for_username(name),
+        object_repr=name,
     )

@@ -102,7 +102,7 @@ def audit_record(
 def ensure_still_visible(*, actor: Any, instance: models.Model, action: str) -> None:
     if actor is None:
         return
-    manager = type(instance)._default_manager
+    manager: Any = type(instance)._default_manager
     if not manager.restrict(actor, action).filter(pk=instance.pk).exists():
         raise PermissionDenied("This change would put the object outside what you may manage.")
 

@@ -18,7 +18,7 @@ def _recent_audit(request: HttpRequest) -> list[AuditLogEntry]:
 
 
 def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
-    user = request.user
+    user: Any = request.user
     context.update(
         {
             "kpis": [
@@ -35,7 +35,7 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
 
 
 def platform_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
-    user = request.user
+    user: Any = request.user
     merchants = Merchant.objects.restrict(user)
     context.update(
         {

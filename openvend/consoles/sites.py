@@ -58,9 +58,12 @@ class MerchantConsole(UnfoldAdminSite):
     is_platform = False
 
     def has_permission(self, request: HttpRequest) -> bool:
-        user = request.user
+        user: Any = request.user
         return bool(
-            user.is_active and user.is_authenticated and not user.is_platform_user and user.merchant.is_operating
+            user.is_active
+            and user.is_authenticated
+            and user.merchant is not None
+            and user.merchant.is_operating
         )
 
 

@@ -35,11 +35,16 @@ COMMON = {
     "SITE_SYMBOL": "storefront",
     "COLORS": {
         "primary": {
-            "50": "oklch(97.7% .014 308.299)", "100": "oklch(94.6% .033 307.174)",
-            "200": "oklch(90.2% .063 306.703)", "300": "oklch(82.7% .119 306.383)",
-            "400": "oklch(71.4% .203 305.504)", "500": "oklch(62.7% .265 303.9)",
-            "600": "oklch(55.8% .288 302.321)", "700": "oklch(49.6% .265 301.924)",
-            "800": "oklch(43.8% .218 303.724)", "900": "oklch(38.1% .176 304.987)",
+            "50": "oklch(97.7% .014 308.299)",
+            "100": "oklch(94.6% .033 307.174)",
+            "200": "oklch(90.2% .063 306.703)",
+            "300": "oklch(82.7% .119 306.383)",
+            "400": "oklch(71.4% .203 305.504)",
+            "500": "oklch(62.7% .265 303.9)",
+            "600": "oklch(55.8% .288 302.321)",
+            "700": "oklch(49.6% .265 301.924)",
+            "800": "oklch(43.8% .218 303.724)",
+            "900": "oklch(38.1% .176 304.987)",
             "950": "oklch(29.1% .149 302.717)",
         },
     },
@@ -60,13 +65,21 @@ MERCHANT_CONSOLE = {
                 "title": _("Overview"),
                 "items": [
                     {**_dashboard("console"), "permission": f"{PERMS}.menu_dashboard"},
-                    _item(_("Merchant profile"), "badge", "console", "merchants.merchant", "menu_merchant_profile"),
+                    _item(
+                        _("Merchant profile"),
+                        "badge",
+                        "console",
+                        "merchants.merchant",
+                        "menu_merchant_profile",
+                    ),
                 ],
             },
             {
                 "title": _("Organisation and sites"),
                 "items": [
-                    _item(_("Org units"), "account_tree", "console", "merchants.orgunit", "menu_organisation"),
+                    _item(
+                        _("Org units"), "account_tree", "console", "merchants.orgunit", "menu_organisation"
+                    ),
                     _item(_("Sites"), "location_on", "console", "merchants.site", "menu_sites"),
                     _item(_("Device groups"), "workspaces", "console", "merchants.devicegroup", "menu_sites"),
                 ],
@@ -105,9 +118,13 @@ PLATFORM_CONSOLE = {
             {
                 "title": _("Organisation and sites"),
                 "items": [
-                    _item(_("Org units"), "account_tree", "platform", "merchants.orgunit", "menu_organisation"),
+                    _item(
+                        _("Org units"), "account_tree", "platform", "merchants.orgunit", "menu_organisation"
+                    ),
                     _item(_("Sites"), "location_on", "platform", "merchants.site", "menu_sites"),
-                    _item(_("Device groups"), "workspaces", "platform", "merchants.devicegroup", "menu_sites"),
+                    _item(
+                        _("Device groups"), "workspaces", "platform", "merchants.devicegroup", "menu_sites"
+                    ),
                 ],
             },
             {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -42,10 +42,14 @@ def check_mqtt(url: str, timeout: float = 3.0) -> str:
     if parsed.scheme in {"mqtts", "ssl"}:
         client.tls_set()
     result: dict[str, object] = {}
-    client.on_connect = lambda c, u, flags, reason, props: result.setdefault("reason", reason)
+
+    def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        result.setdefault("reason", reason)
+
+    client.on_connect = on_connect
     try:
         client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883, keepalive=10)
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         raise ConnectionError(str(exc)) from exc
     deadline = time.monotonic() + timeout
     while "reason" not in result and time.monotonic() < deadline:
@@ -69,7 +73,7 @@ def readiness() -> dict[str, dict[str, str]]:
     for name, check in checks.items():
         try:
             results[name] = {"status": "ok", "detail": check()}
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with its reason
+        except Exception as exc:
             results[name] = {"status": "error", "detail": type(exc).__name__ + ": " + str(exc)[:200]}
     return results
 

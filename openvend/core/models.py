@@ -35,11 +35,12 @@ class RestrictedQuerySet(models.QuerySet):
             return self
         if user.merchant_id is None:
             return self.none()
-        qs = self.filter(self.model.tenant_q(user.merchant_id))
+        model: Any = self.model  # a TenantModel or a model that declares tenant_q/scope_q
+        qs = self.filter(model.tenant_q(user.merchant_id))
         scope: DataScope = user.data_scope
         if scope.everything:
             return qs
-        return qs.filter(self.model.scope_q(scope))
+        return qs.filter(model.scope_q(scope))
 
 
 class TenantModel(models.Model):

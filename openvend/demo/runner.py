@@ -37,7 +37,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
     if not serve:
         return 0
     # The task worker runs beside the web server as a child process and stops with it.
-    worker = subprocess.Popen([sys.executable, "-m", "openvend", "worker"])  # noqa: S603
+    worker = subprocess.Popen([sys.executable, "-m", "openvend", "worker"])
     try:
         call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
     except KeyboardInterrupt:

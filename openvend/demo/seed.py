@@ -49,23 +49,49 @@ class DemoMerchant:
 
 MERCHANTS = [
     DemoMerchant(
-        code="xianguo", name="鲜果智柜", language="zh-hans",
+        code="xianguo",
+        name="鲜果智柜",
+        language="zh-hans",
         regions={"华东区": ["上海徐汇", "杭州西湖"], "华南区": ["深圳南山"]},
         sites=[
-            DemoSite("xh-tower", "徐汇滨江写字楼", "上海徐汇", "上海", "龙腾大道2555号", "31.176300", "121.461900"),
-            DemoSite("xh-campus", "漕河泾园区食堂", "上海徐汇", "上海", "桂平路391号", "31.168900", "121.398700"),
+            DemoSite(
+                "xh-tower", "徐汇滨江写字楼", "上海徐汇", "上海", "龙腾大道2555号", "31.176300", "121.461900"
+            ),
+            DemoSite(
+                "xh-campus", "漕河泾园区食堂", "上海徐汇", "上海", "桂平路391号", "31.168900", "121.398700"
+            ),
             DemoSite("hz-lake", "西湖文化广场", "杭州西湖", "杭州", "中山北路2号", "30.279800", "120.166500"),
-            DemoSite("sz-tech", "南山科技园", "深圳南山", "深圳", "科技南十二路2号", "22.540300", "113.953400"),
+            DemoSite(
+                "sz-tech", "南山科技园", "深圳南山", "深圳", "科技南十二路2号", "22.540300", "113.953400"
+            ),
         ],
         groups=["上海写字楼机组", "华南校园机组"],
         scoped_unit="上海徐汇",
     ),
     DemoMerchant(
-        code="northwind", name="Northwind Vending", language="en",
+        code="northwind",
+        name="Northwind Vending",
+        language="en",
         regions={"North": ["Beijing Chaoyang"], "West": ["Chengdu Hi-tech"]},
         sites=[
-            DemoSite("bj-cbd", "Chaoyang CBD lobby", "Beijing Chaoyang", "北京", "建国门外大街1号", "39.908700", "116.459500"),
-            DemoSite("cd-hitech", "Tianfu Software Park", "Chengdu Hi-tech", "成都", "天府大道中段1268号", "30.545100", "104.067200"),
+            DemoSite(
+                "bj-cbd",
+                "Chaoyang CBD lobby",
+                "Beijing Chaoyang",
+                "北京",
+                "建国门外大街1号",
+                "39.908700",
+                "116.459500",
+            ),
+            DemoSite(
+                "cd-hitech",
+                "Tianfu Software Park",
+                "Chengdu Hi-tech",
+                "成都",
+                "天府大道中段1268号",
+                "30.545100",
+                "104.067200",
+            ),
         ],
         groups=["Office towers", "Campus machines"],
         scoped_unit="Beijing Chaoyang",
@@ -85,11 +111,18 @@ def _password_for(username: str, known: dict[str, str]) -> str:
     return password
 
 
-def _ensure_user(*, username: str, merchant: Merchant | None, role: Role, org_unit: OrgUnit | None, **extra: Any) -> None:
+def _ensure_user(
+    *, username: str, merchant: Merchant | None, role: Role, org_unit: OrgUnit | None, **extra: Any
+) -> None:
     if not User.objects.filter(username=username).exists():
         accounts.user_create(
-            actor=None, merchant=merchant, username=username, password=f"Demo-{secrets.token_urlsafe(9)}",
-            roles=[role], org_unit=org_unit, **extra,
+            actor=None,
+            merchant=merchant,
+            username=username,
+            password=f"Demo-{secrets.token_urlsafe(9)}",
+            roles=[role],
+            org_unit=org_unit,
+            **extra,
         )
 
 
@@ -97,7 +130,10 @@ def _seed_merchant(spec: DemoMerchant) -> Merchant:
     merchant = Merchant.objects.filter(code=spec.code).first()
     if merchant is None:
         merchant = merchants.merchant_register(
-            name=spec.name, code=spec.code, contact_name="Demo", contact_phone="400-800-0000",
+            name=spec.name,
+            code=spec.code,
+            contact_name="Demo",
+            contact_phone="400-800-0000",
             default_language=spec.language,
         )
     if merchant.status == MerchantStatus.PENDING:
@@ -110,24 +146,38 @@ def _seed_merchant(spec: DemoMerchant) -> Merchant:
         )
         units[region] = region_unit
         for city in cities:
-            units[city] = OrgUnit.objects.filter(merchant=merchant, parent=region_unit, name=city).first() or (
+            units[city] = OrgUnit.objects.filter(
+                merchant=merchant, parent=region_unit, name=city
+            ).first() or (
                 merchants.org_unit_create(actor=None, merchant=merchant, parent=region_unit, name=city)
             )
     for site in spec.sites:
         if not Site.objects.filter(merchant=merchant, code=site.code).exists():
             merchants.site_create(
-                actor=None, merchant=merchant, code=site.code, name=site.name, org_unit=units[site.unit],
-                city=site.city, address=site.address, latitude=Decimal(site.lat), longitude=Decimal(site.lng),
+                actor=None,
+                merchant=merchant,
+                code=site.code,
+                name=site.name,
+                org_unit=units[site.unit],
+                city=site.city,
+                address=site.address,
+                latitude=Decimal(site.lat),
+                longitude=Decimal(site.lng),
             )
     for name in spec.groups:
         if not DeviceGroup.objects.filter(merchant=merchant, name=name).exists():
-            merchants.device_group_create(actor=None, merchant=merchant, name=name, org_unit=units[spec.scoped_unit])
+            merchants.device_group_create(
+                actor=None, merchant=merchant, name=name, org_unit=units[spec.scoped_unit]
+            )
     for preset in MERCHANT_PRESETS:
         role = Role.objects.get(merchant=merchant, code=preset.code)
         narrowed = preset.data_scope != "all"
         _ensure_user(
-            username=f"{spec.code}-{preset.code.replace('_', '-')}", merchant=merchant, role=role,
-            org_unit=units[spec.scoped_unit] if narrowed else root, first_name=str(preset.label),
+            username=f"{spec.code}-{preset.code.replace('_', '-')}",
+            merchant=merchant,
+            role=role,
+            org_unit=units[spec.scoped_unit] if narrowed else root,
+            first_name=str(preset.label),
         )
     return merchant
 
@@ -143,8 +193,11 @@ def seed_demo(logins_path: Path) -> list[dict[str, str]]:
     platform_roles = {role.code: role for role in accounts.preset_roles_install(merchant=None)}
     for preset in PLATFORM_PRESETS:
         _ensure_user(
-            username=f"platform-{preset.code.removeprefix('platform_').replace('_', '-')}", merchant=None,
-            role=platform_roles[preset.code], org_unit=None, first_name=str(preset.label),
+            username=f"platform-{preset.code.removeprefix('platform_').replace('_', '-')}",
+            merchant=None,
+            role=platform_roles[preset.code],
+            org_unit=None,
+            first_name=str(preset.label),
         )
     for spec in MERCHANTS:
         _seed_merchant(spec)

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from openvend.core.choices import Language
 from openvend.core.models import RestrictedQuerySet, TenantModel
 from openvend.core.scope import DataScope
 from openvend.merchants.choices import MerchantKind, MerchantStatus
@@ -19,14 +20,23 @@ class Merchant(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     code = models.SlugField(_("code"), max_length=40, unique=True, validators=[code_validator])
-    kind = models.CharField(_("kind"), max_length=20, choices=MerchantKind.choices, default=MerchantKind.ENTERPRISE)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=MerchantKind.choices, default=MerchantKind.ENTERPRISE
+    )
     status = models.CharField(
-        _("status"), max_length=20, choices=MerchantStatus.choices, default=MerchantStatus.PENDING, db_index=True
+        _("status"),
+        max_length=20,
+        choices=MerchantStatus.choices,
+        default=MerchantStatus.PENDING,
+        db_index=True,
     )
     contact_name = models.CharField(_("contact name"), max_length=50, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
     default_language = models.CharField(
-        _("default language"), max_length=10, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"
+        _("default language"),
+        max_length=10,
+        choices=Language.choices,
+        default="zh-hans",
     )
     review_note = models.CharField(_("review note"), max_length=200, blank=True)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
@@ -65,7 +75,12 @@ class OrgUnit(TenantModel):
     """A node of the merchant's organisation tree (组织机构). `path` makes subtree queries one LIKE."""
 
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent")
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     name = models.CharField(_("name"), max_length=100)
     path = models.CharField(_("path"), max_length=255, editable=False, db_index=True)
@@ -75,7 +90,9 @@ class OrgUnit(TenantModel):
         verbose_name_plural = _("org units")
         ordering = ["path"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "parent", "name"], name="orgunit_unique_name_per_parent"),
+            models.UniqueConstraint(
+                fields=["merchant", "parent", "name"], name="orgunit_unique_name_per_parent"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,7 +111,12 @@ class Site(TenantModel):
     """A place where devices stand (点位)."""
 
     org_unit = models.ForeignKey(
-        OrgUnit, on_delete=models.PROTECT, null=True, blank=True, related_name="sites", verbose_name=_("org unit")
+        OrgUnit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sites",
+        verbose_name=_("org unit"),
     )
     name = models.CharField(_("name"), max_length=100)
     code = models.CharField(_("code"), max_length=40, validators=[code_validator])
@@ -103,10 +125,16 @@ class Site(TenantModel):
     district = models.CharField(_("district"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200)
     latitude = models.DecimalField(
-        _("latitude"), max_digits=9, decimal_places=6, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
     )
     longitude = models.DecimalField(
-        _("longitude"), max_digits=9, decimal_places=6, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
     )
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
     is_active = models.BooleanField(_("in service"), default=True)
@@ -115,7 +143,9 @@ class Site(TenantModel):
         verbose_name = _("site")
         verbose_name_plural = _("sites")
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "code"], name="site_unique_code_per_merchant")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "code"], name="site_unique_code_per_merchant")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -129,7 +159,11 @@ class DeviceGroup(TenantModel):
     """A machine group (机器组) that can be handed to a staff member as their data scope."""
 
     org_unit = models.ForeignKey(
-        OrgUnit, on_delete=models.PROTECT, null=True, blank=True, related_name="device_groups",
+        OrgUnit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="device_groups",
         verbose_name=_("org unit"),
     )
     name = models.CharField(_("name"), max_length=100)

@@ -44,7 +44,9 @@ def _transition(*, actor: Any, merchant: Merchant, to: str, action: str, note: s
         locked.review_note = note
         locked.reviewed_at = timezone.now()
     locked.save()
-    audit_record(actor=actor, action=action, instance=locked, before=before, after=snapshot(locked), message=note)
+    audit_record(
+        actor=actor, action=action, instance=locked, before=before, after=snapshot(locked), message=note
+    )
     merchant.refresh_from_db()
     return merchant
 
@@ -67,7 +69,9 @@ def merchant_register(*, actor: Any = None, name: str, code: str, **fields: Any)
 def merchant_approve(*, actor: Any, merchant: Merchant, note: str = "") -> Merchant:
     from openvend.accounts.services import preset_roles_install
 
-    _transition(actor=actor, merchant=merchant, to=MerchantStatus.ACTIVE, action=AuditAction.REVIEW, note=note)
+    _transition(
+        actor=actor, merchant=merchant, to=MerchantStatus.ACTIVE, action=AuditAction.REVIEW, note=note
+    )
     preset_roles_install(merchant=merchant)
     if not OrgUnit.objects.filter(merchant=merchant).exists():
         org_unit_create(actor=None, merchant=merchant, parent=None, name=merchant.name)
@@ -76,12 +80,16 @@ def merchant_approve(*, actor: Any, merchant: Merchant, note: str = "") -> Merch
 
 @transaction.atomic
 def merchant_reject(*, actor: Any, merchant: Merchant, note: str) -> Merchant:
-    return _transition(actor=actor, merchant=merchant, to=MerchantStatus.REJECTED, action=AuditAction.REVIEW, note=note)
+    return _transition(
+        actor=actor, merchant=merchant, to=MerchantStatus.REJECTED, action=AuditAction.REVIEW, note=note
+    )
 
 
 @transaction.atomic
 def merchant_freeze(*, actor: Any, merchant: Merchant, reason: str = "") -> Merchant:
-    return _transition(actor=actor, merchant=merchant, to=MerchantStatus.FROZEN, action=AuditAction.FREEZE, note=reason)
+    return _transition(
+        actor=actor, merchant=merchant, to=MerchantStatus.FROZEN, action=AuditAction.FREEZE, note=reason
+    )
 
 
 @transaction.atomic
@@ -139,7 +147,7 @@ def org_unit_update(*, actor: Any, unit: OrgUnit, name: str | None = None, paren
         data["parent"] = parent
         data["path"] = new_path
         for child in OrgUnit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk):
-            child.path = new_path + child.path[len(old_path):]
+            child.path = new_path + child.path[len(old_path) :]
             child.save(update_fields=["path"])
     audited_update(actor=actor, instance=unit, data=data)
     return unit

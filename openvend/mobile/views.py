@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +21,7 @@ class MobileLoginView(LoginView):
 
 @login_required(login_url="mobile:login")
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user: Any = request.user
     sites = Site.objects.restrict(user, "view").select_related("org_unit")[:50]
     roles = [role.display_name for role in user.roles.all()]
     return render(request, "mobile/home.html", {"sites": sites, "roles": roles})

@@ -75,9 +75,13 @@ class ReadContract:
         other = client.get(self.detail(theirs))
         missing = client.get(f"{self.url}987654321/")
         assert other.status_code == missing.status_code == 404
-        assert other.json() == missing.json() == {
-            "error": {"code": "core.not_found", "message": other.json()["error"]["message"], "fields": {}}
-        }
+        assert (
+            other.json()
+            == missing.json()
+            == {
+                "error": {"code": "core.not_found", "message": other.json()["error"]["message"], "fields": {}}
+            }
+        )
 
     def test_anonymous_is_401(self, world_a: World, api: Any) -> None:
         obj = self.make(world_a)
@@ -103,7 +107,9 @@ class ResourceContract(ReadContract):
         assert response.status_code == 201, response.content
         assert self.model._default_manager.count() == before + 1
         created = self.model._default_manager.get(pk=response.json()["id"])
-        entry = AuditLogEntry.objects.filter(action="create", object_type=created._meta.label_lower).latest("id")
+        entry = AuditLogEntry.objects.filter(action="create", object_type=created._meta.label_lower).latest(
+            "id"
+        )
         assert entry.object_id == str(created.pk)
         assert entry.actor_id == world_a.users[role].pk
         assert entry.channel == "api"

@@ -29,14 +29,24 @@ class TestSites(ResourceContract):
 
     def make(self, world: World) -> Site:
         return merchants.site_create(
-            actor=None, merchant=world.merchant, code=f"s-{self.unique()}", name="Contract site",
-            org_unit=world.shanghai, address="1 Test Road", latitude="31.1", longitude="121.1",
+            actor=None,
+            merchant=world.merchant,
+            code=f"s-{self.unique()}",
+            name="Contract site",
+            org_unit=world.shanghai,
+            address="1 Test Road",
+            latitude="31.1",
+            longitude="121.1",
         )
 
     def create_payload(self, world: World) -> dict[str, Any]:
         return {
-            "code": f"new-{self.unique()}", "name": "新点位", "org_unit": world.shanghai.pk,
-            "address": "漕溪北路88号", "latitude": "31.190000", "longitude": "121.440000",
+            "code": f"new-{self.unique()}",
+            "name": "新点位",
+            "org_unit": world.shanghai.pk,
+            "address": "漕溪北路88号",
+            "latitude": "31.190000",
+            "longitude": "121.440000",
         }
 
     def update_payload(self, world: World) -> dict[str, Any]:
@@ -49,7 +59,9 @@ class TestOrgUnits(ResourceContract):
     expected = {"merchant_admin": CRUD, "operations": {"view"}, "store_manager": {"view"}}
 
     def make(self, world: World) -> OrgUnit:
-        return merchants.org_unit_create(actor=None, merchant=world.merchant, parent=world.shanghai, name=self.unique())
+        return merchants.org_unit_create(
+            actor=None, merchant=world.merchant, parent=world.shanghai, name=self.unique()
+        )
 
     def create_payload(self, world: World) -> dict[str, Any]:
         return {"name": f"team-{self.unique()}", "parent": world.shanghai.pk}
@@ -61,7 +73,12 @@ class TestOrgUnits(ResourceContract):
 class TestDeviceGroups(ResourceContract):
     url = "/api/v1/device-groups/"
     model = DeviceGroup
-    expected = {"merchant_admin": CRUD, "operations": CRUD, "replenisher": {"view"}, "store_manager": {"view"}}
+    expected = {
+        "merchant_admin": CRUD,
+        "operations": CRUD,
+        "replenisher": {"view"},
+        "store_manager": {"view"},
+    }
 
     def make(self, world: World) -> DeviceGroup:
         return merchants.device_group_create(
@@ -88,14 +105,21 @@ class TestUsers(ResourceContract):
         from openvend.accounts import services as accounts
 
         return accounts.user_create(
-            actor=None, merchant=world.merchant, username=f"u-{self.unique()}", password=PASSWORD,
-            org_unit=world.shanghai, roles=[world.role("replenisher")],
+            actor=None,
+            merchant=world.merchant,
+            username=f"u-{self.unique()}",
+            password=PASSWORD,
+            org_unit=world.shanghai,
+            roles=[world.role("replenisher")],
         )
 
     def create_payload(self, world: World) -> dict[str, Any]:
         return {
-            "username": f"new-{self.unique()}", "password": PASSWORD, "org_unit": world.shanghai.pk,
-            "roles": [world.role("replenisher").pk], "phone": "13800000000",
+            "username": f"new-{self.unique()}",
+            "password": PASSWORD,
+            "org_unit": world.shanghai.pk,
+            "roles": [world.role("replenisher").pk],
+            "phone": "13800000000",
         }
 
     def update_payload(self, world: World) -> dict[str, Any]:
@@ -111,14 +135,22 @@ class TestRoles(ResourceContract):
         from openvend.accounts import services as accounts
 
         return accounts.role_create(
-            actor=None, merchant=world.merchant, code=f"r-{self.unique()}", name="夜班",
-            permissions=["merchants.view_site", "menu.sites"], data_scope="sites", sites=[world.sites["sh-1"]],
+            actor=None,
+            merchant=world.merchant,
+            code=f"r-{self.unique()}",
+            name="夜班",
+            permissions=["merchants.view_site", "menu.sites"],
+            data_scope="sites",
+            sites=[world.sites["sh-1"]],
         )
 
     def create_payload(self, world: World) -> dict[str, Any]:
         return {
-            "code": f"night-{self.unique()}", "name": "夜班补货", "permissions": ["merchants.view_site", "menu.sites"],
-            "data_scope": "sites", "sites": [world.sites["sh-1"].pk],
+            "code": f"night-{self.unique()}",
+            "name": "夜班补货",
+            "permissions": ["merchants.view_site", "menu.sites"],
+            "data_scope": "sites",
+            "sites": [world.sites["sh-1"].pk],
         }
 
     def update_payload(self, world: World) -> dict[str, Any]:

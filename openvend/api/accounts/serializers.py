@@ -27,8 +27,17 @@ class RoleSerializer(serializers.ModelSerializer):
         # Uniqueness per merchant is checked by the service, which knows the merchant.
         validators: list = []
         fields = [
-            "id", "merchant", "code", "name", "display_name", "is_preset", "permissions", "data_scope",
-            "org_units", "sites", "device_groups",
+            "id",
+            "merchant",
+            "code",
+            "name",
+            "display_name",
+            "is_preset",
+            "permissions",
+            "data_scope",
+            "org_units",
+            "sites",
+            "device_groups",
         ]
         read_only_fields = ["is_preset"]
 
@@ -43,8 +52,21 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id", "merchant", "username", "password", "first_name", "email", "phone", "language", "org_unit",
-            "roles", "is_active", "is_frozen", "frozen_reason", "last_login", "date_joined",
+            "id",
+            "merchant",
+            "username",
+            "password",
+            "first_name",
+            "email",
+            "phone",
+            "language",
+            "org_unit",
+            "roles",
+            "is_active",
+            "is_frozen",
+            "frozen_reason",
+            "last_login",
+            "date_joined",
         ]
         read_only_fields = ["is_active", "frozen_reason", "last_login", "date_joined"]
 

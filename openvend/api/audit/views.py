@@ -10,8 +10,21 @@ class AuditLogEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditLogEntry
         fields = [
-            "id", "merchant", "actor", "actor_username", "action", "object_type", "object_id", "object_repr",
-            "before", "after", "changed_fields", "channel", "ip_address", "message", "created_at",
+            "id",
+            "merchant",
+            "actor",
+            "actor_username",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "changed_fields",
+            "channel",
+            "ip_address",
+            "message",
+            "created_at",
         ]
 
 

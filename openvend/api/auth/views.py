@@ -11,6 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from openvend.accounts.errors import AccountErrorCode
+from openvend.accounts.lockout import lockout_message
 from openvend.accounts.services import api_token_issue
 from openvend.api.accounts.serializers import TokenRequestSerializer, TokenResponseSerializer
 from openvend.api.errors import error_response
@@ -30,14 +31,16 @@ class TokenView(APIView):
         body.is_valid(raise_exception=True)
         try:
             user = authenticate(
-                request._request, username=body.validated_data["username"], password=body.validated_data["password"]
+                request._request,
+                username=body.validated_data["username"],
+                password=body.validated_data["password"],
             )
         except AxesBackendPermissionDenied:
             user = None
         if getattr(request._request, "axes_locked_out", False):
             return error_response(
                 AccountErrorCode.LOCKED_OUT,
-                _("Too many failed logins. This account is locked for 30 minutes or until an administrator resets it."),
+                lockout_message(),
                 429,
             )
         if user is None:

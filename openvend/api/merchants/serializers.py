@@ -8,8 +8,17 @@ class MerchantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Merchant
         fields = [
-            "id", "name", "code", "kind", "status", "contact_name", "contact_phone", "default_language",
-            "review_note", "reviewed_at", "created_at",
+            "id",
+            "name",
+            "code",
+            "kind",
+            "status",
+            "contact_name",
+            "contact_phone",
+            "default_language",
+            "review_note",
+            "reviewed_at",
+            "created_at",
         ]
         read_only_fields = ["status", "review_note", "reviewed_at", "created_at"]
 
@@ -19,7 +28,7 @@ class ReviewSerializer(serializers.Serializer):
 
 
 class OrgUnitSerializer(serializers.ModelSerializer):
-    parent = ScopedRelatedField(queryset=OrgUnit.objects.all(), allow_null=True, required=False)
+    parent = ScopedRelatedField(queryset=OrgUnit.objects.all(), allow_null=True, required=False)  # type: ignore[assignment]
     merchant = ScopedRelatedField(queryset=Merchant.objects.all(), required=False)
 
     class Meta:
@@ -39,8 +48,20 @@ class SiteSerializer(serializers.ModelSerializer):
         # Uniqueness per merchant is checked by the service, which knows the merchant.
         validators: list = []
         fields = [
-            "id", "merchant", "org_unit", "name", "code", "province", "city", "district", "address",
-            "latitude", "longitude", "contact_phone", "is_active", "created_at",
+            "id",
+            "merchant",
+            "org_unit",
+            "name",
+            "code",
+            "province",
+            "city",
+            "district",
+            "address",
+            "latitude",
+            "longitude",
+            "contact_phone",
+            "is_active",
+            "created_at",
         ]
         read_only_fields = ["created_at"]
 

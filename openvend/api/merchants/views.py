@@ -26,7 +26,8 @@ from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
 def _require_merchant(merchant: Any) -> Any:
     if merchant is None:
         raise OpenVendError(
-            MerchantErrorCode.OTHER_TENANT_REFERENCE, _("Choose the merchant this belongs to."),
+            MerchantErrorCode.OTHER_TENANT_REFERENCE,
+            _("Choose the merchant this belongs to."),
             fields={"merchant": [_("This field is required.")]},
         )
     return merchant
@@ -91,7 +92,9 @@ class OrgUnitViewSet(TenantViewSet):
 
     def create_object(self, data: dict[str, Any]) -> OrgUnit:
         merchant = _require_merchant(self.merchant_for_write(data))
-        return services.org_unit_create(actor=self.actor, merchant=merchant, parent=data.get("parent"), name=data["name"])
+        return services.org_unit_create(
+            actor=self.actor, merchant=merchant, parent=data.get("parent"), name=data["name"]
+        )
 
     def update_object(self, instance: OrgUnit, data: dict[str, Any]) -> OrgUnit:
         data.pop("merchant", None)

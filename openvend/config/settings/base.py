@@ -99,6 +99,9 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "openvend.accounts.lockout.lockout_response"
 AXES_VERBOSE = False
+# Locking by username alone is deliberate: whole shops and offices share one address behind NAT,
+# and an IP lock would shut all their staff out after one person's typos.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -148,6 +151,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MerchantStatusEnum": "openvend.merchants.choices.MerchantStatus",
         "DataScopeEnum": "openvend.accounts.choices.DataScope",
+        "LanguageEnum": "openvend.core.choices.Language",
     },
 }
 
@@ -172,4 +176,3 @@ from openvend.consoles.unfold_config import MERCHANT_CONSOLE, PLATFORM_CONSOLE  
 
 UNFOLD = MERCHANT_CONSOLE
 UNFOLD_PLATFORM = PLATFORM_CONSOLE
-

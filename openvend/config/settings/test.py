@@ -7,7 +7,7 @@ import dj_database_url
 from openvend.config.settings.base import *  # noqa: F403
 
 DEBUG = False
-SECRET_KEY = "test-only-not-secret"  # noqa: S105
+SECRET_KEY = "test-only-not-secret"
 ALLOWED_HOSTS = ["*"]
 
 if os.environ.get("DATABASE_URL"):

@@ -79,21 +79,27 @@ class UserAdmin(ConsoleModelAdmin):
     @action(description=_("Freeze"), permissions=["freeze"])
     def freeze(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(
-            request, queryset, lambda u: services.user_freeze(actor=request.user, user=u),
+            request,
+            queryset,
+            lambda u: services.user_freeze(actor=request.user, user=u),
             lambda u, _r: _("%(user)s is frozen.") % {"user": u},
         )
 
     @action(description=_("Unfreeze"), permissions=["freeze"])
     def unfreeze(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(
-            request, queryset, lambda u: services.user_unfreeze(actor=request.user, user=u),
+            request,
+            queryset,
+            lambda u: services.user_unfreeze(actor=request.user, user=u),
             lambda u, _r: _("%(user)s is active again.") % {"user": u},
         )
 
     @action(description=_("Reset password"), permissions=["reset_password"])
     def reset_password(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(
-            request, queryset, lambda u: services.user_reset_password(actor=request.user, user=u),
+            request,
+            queryset,
+            lambda u: services.user_reset_password(actor=request.user, user=u),
             lambda u, pw: _("New password for %(user)s: %(password)s") % {"user": u, "password": pw},
         )
 
@@ -106,7 +112,9 @@ class UserAdmin(ConsoleModelAdmin):
 
 class RoleForm(forms.ModelForm):
     permissions = forms.MultipleChoiceField(
-        label=_("permissions"), required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("permissions"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:
@@ -116,7 +124,9 @@ class RoleForm(forms.ModelForm):
     def __init__(self, *args: Any, for_platform: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         menus = PLATFORM_MENUS if for_platform else MERCHANT_MENUS
-        self.fields["permissions"].choices = [
+        permissions = self.fields["permissions"]
+        assert isinstance(permissions, forms.MultipleChoiceField)
+        permissions.choices = [
             (str(menu.label), [(code, code) for code in menu.all_codes]) for menu in menus
         ]
 
@@ -149,7 +159,7 @@ class RoleAdmin(ConsoleModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
-            obj.merchant_id = request.user.merchant_id
+            obj.merchant_id = getattr(request.user, "merchant_id", None)
         # The form only offers codes valid for this kind of role.
         obj.permissions = sorted(form.cleaned_data.get("permissions", []))
         super().save_model(request, obj, form, change)

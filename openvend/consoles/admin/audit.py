@@ -19,14 +19,31 @@ from openvend.consoles.sites import merchant_console, platform_console
 class AuditLogAdmin(ConsoleModelAdmin):
     """Read-only: the log is append-only everywhere, the console included."""
 
-    list_display = ["created_at", "actor_username", "action", "object_type", "object_repr", "changed", "channel", "ip_address"]
+    list_display = [
+        "created_at",
+        "actor_username",
+        "action",
+        "object_type",
+        "object_repr",
+        "changed",
+        "channel",
+        "ip_address",
+    ]
     list_filter = ["action", "channel", "object_type", ("created_at", RangeDateTimeFilter)]
     list_filter_submit = True
     search_fields = ["actor_username", "object_repr", "object_id", "message"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "created_at", "actor_username", "action", "object_type", "object_id", "object_repr",
-        "channel", "ip_address", "message", "changes_table",
+        "created_at",
+        "actor_username",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "channel",
+        "ip_address",
+        "message",
+        "changes_table",
     ]
     fields = readonly_fields
 
@@ -41,7 +58,9 @@ class AuditLogAdmin(ConsoleModelAdmin):
         rows = "".join(
             format_html(
                 "<tr><th class='pr-4 text-left'>{}</th><td class='pr-4'>{}</td><td>{}</td></tr>",
-                key, json.dumps(before.get(key), ensure_ascii=False), json.dumps(after.get(key), ensure_ascii=False),
+                key,
+                json.dumps(before.get(key), ensure_ascii=False),
+                json.dumps(after.get(key), ensure_ascii=False),
             )
             for key in keys
         )

@@ -3,7 +3,7 @@ filled in for merchant staff, audited saves, and the re-check that a save stays 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.admin import AdminSite
 from django.db import models
@@ -48,7 +48,7 @@ class ConsoleModelAdmin(ModelAdmin):
         return filters
 
     def _scoped(self, db_field: models.Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
-        manager = db_field.related_model._default_manager
+        manager: Any = cast(Any, db_field.related_model)._default_manager
         if hasattr(manager, "restrict"):
             kwargs["queryset"] = manager.restrict(request.user, "view")
 
@@ -64,7 +64,7 @@ class ConsoleModelAdmin(ModelAdmin):
         # The admin's change view runs in one transaction: the audit row and the re-check in
         # save_related commit or roll back together with this save.
         if not change and self.merchant_field and not is_platform(self.admin_site):
-            setattr(obj, f"{self.merchant_field}_id", request.user.merchant_id)
+            setattr(obj, f"{self.merchant_field}_id", getattr(request.user, "merchant_id", None))
         obj._audit_before = snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
 
@@ -77,7 +77,9 @@ class ConsoleModelAdmin(ModelAdmin):
         if not change:
             audit_record(actor=request.user, action=AuditAction.CREATE, instance=obj, after=after)
         elif before != after:
-            audit_record(actor=request.user, action=AuditAction.UPDATE, instance=obj, before=before, after=after)
+            audit_record(
+                actor=request.user, action=AuditAction.UPDATE, instance=obj, before=before, after=after
+            )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         audited_delete(actor=request.user, instance=obj)

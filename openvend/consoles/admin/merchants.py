@@ -71,7 +71,9 @@ class MerchantAdmin(ConsoleModelAdmin):
     @action(description=_("Reject registration"), permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._run(
-            request, queryset, str(_("rejected")),
+            request,
+            queryset,
+            str(_("rejected")),
             lambda **kw: services.merchant_reject(**kw, note=str(_("Rejected in the platform console."))),
         )
 
@@ -102,7 +104,7 @@ class OrgUnitAdmin(ConsoleModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not is_platform(self.admin_site) and not change:
-            obj.merchant_id = request.user.merchant_id
+            obj.merchant_id = getattr(request.user, "merchant_id", None)
         if change:
             services.org_unit_update(actor=request.user, unit=obj, name=obj.name, parent=obj.parent)
         else:

@@ -1,0 +1,185 @@
+"""Sign-in, lockout, freeze, password reset, escalation, API tokens — each with its audit rows."""
+
+from __future__ import annotations
+
+import pytest
+from axes.models import AccessAttempt
+
+from openvend.accounts import services
+from openvend.accounts.models import ApiToken, User
+from openvend.audit.models import AuditLogEntry
+from openvend.core.errors import OpenVendError
+from tests.conftest import client_for, console_login
+from tests.world import PASSWORD
+
+
+def test_login_and_failed_login_are_audited(world_a, client) -> None:
+    user = world_a.user("finance")
+    assert not console_login(client, user.username, "wrong-password")
+    assert console_login(client, user.username, PASSWORD)
+    rows = list(
+        AuditLogEntry.objects.filter(actor_username=user.username)
+        .order_by("id")
+        .values_list("action", "channel", "merchant_id", "ip_address")
+    )
+    assert rows == [
+        ("login_failed", "console", world_a.merchant.pk, "127.0.0.1"),
+        ("login", "console", world_a.merchant.pk, "127.0.0.1"),
+    ]
+
+
+def test_five_failures_lock_the_account_even_with_the_right_password(world_a, client) -> None:
+    user = world_a.user("operations")
+    statuses = [
+        client.post("/console/login/", {"username": user.username, "password": "wrong"}).status_code for _ in range(5)
+    ]
+    assert statuses == [200, 200, 200, 200, 429]
+    response = client.post("/console/login/", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert AccessAttempt.objects.get(username=user.username).failures_since_start == 6
+    assert AuditLogEntry.objects.filter(action="locked_out", actor_username=user.username).count() >= 1
+    # The API door is locked too.
+    api = client_for(None)
+    response = api.post(
+        "/api/v1/auth/token", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "accounts.locked_out"
+    # An administrator's password reset lifts the lock.
+    new_password = services.user_reset_password(actor=world_a.user("merchant_admin"), user=user)
+    assert not AccessAttempt.objects.filter(username=user.username).exists()
+    assert console_login(client, user.username, new_password)
+
+
+def test_freeze_blocks_sign_in_and_revokes_tokens_then_unfreeze_restores(world_a, client) -> None:
+    admin, user = world_a.user("merchant_admin"), world_a.user("replenisher")
+    token, _ = services.api_token_issue(user=user)
+    api = client_for(None)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/sites/").status_code == 200
+
+    response = client_for(admin).post(f"/api/v1/users/{user.pk}/freeze/", {"reason": "离职"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["is_frozen"] is True
+    assert api.get("/api/v1/sites/").status_code == 401
+    assert not console_login(client, user.username, PASSWORD)
+    assert ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() == 0
+
+    entry = AuditLogEntry.objects.get(action="freeze", object_id=str(user.pk))
+    assert (entry.before["is_active"], entry.after["is_active"]) == (True, False)
+    assert entry.before["frozen_at"] is None and entry.after["frozen_at"] is not None
+    assert entry.after["frozen_reason"] == "离职"
+    assert entry.actor_id == admin.pk
+
+    services.user_unfreeze(actor=admin, user=User.objects.get(pk=user.pk))
+    assert console_login(client, user.username, PASSWORD)
+
+
+def test_nobody_freezes_themselves(world_a) -> None:
+    admin = world_a.user("merchant_admin")
+    with pytest.raises(OpenVendError) as exc:
+        services.user_freeze(actor=admin, user=admin)
+    assert exc.value.code == "accounts.cannot_freeze_self"
+
+
+def test_password_reset_by_admin_never_logs_the_password(world_a, client) -> None:
+    admin, user = world_a.user("merchant_admin"), world_a.user("finance")
+    response = client_for(admin).post(
+        f"/api/v1/users/{user.pk}/reset-password/", {"new_password": "Brand-New-Pass-99"}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json() == {"password": "Brand-New-Pass-99"}
+    assert console_login(client, user.username, "Brand-New-Pass-99")
+    entry = AuditLogEntry.objects.get(action="reset_password", object_id=str(user.pk))
+    assert entry.before == {"password": "***"}
+    assert entry.after == {"password": "*** (changed)"}
+    assert "Brand-New-Pass-99" not in str(
+        list(AuditLogEntry.objects.values_list("before", "after", "message"))
+    )
+
+
+def test_weak_password_is_refused_with_field_errors(world_a) -> None:
+    response = client_for(world_a.user("merchant_admin")).post(
+        "/api/v1/users/", {"username": "weak", "password": "123"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "accounts.invalid_password"
+    assert "password" in response.json()["error"]["fields"]
+    assert not User.objects.filter(username="weak").exists()
+
+
+def test_store_manager_cannot_grant_a_role_stronger_than_their_own(world_a) -> None:
+    client = client_for(world_a.user("store_manager"))
+    response = client.post(
+        "/api/v1/users/",
+        {
+            "username": "sneaky",
+            "password": PASSWORD,
+            "org_unit": world_a.shanghai.pk,
+            "roles": [world_a.role("merchant_admin").pk],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["roles"]
+    assert not User.objects.filter(username="sneaky").exists()
+
+
+def test_update_audit_row_has_exact_before_and_after(world_a) -> None:
+    admin, user = world_a.user("merchant_admin"), world_a.user("finance")
+    response = client_for(admin).patch(
+        f"/api/v1/users/{user.pk}/",
+        {"first_name": "赵会计", "roles": [world_a.role("customer_service").pk]},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    entry = AuditLogEntry.objects.filter(action="update", object_id=str(user.pk)).latest("id")
+    assert entry.changed_fields == ["first_name", "roles"]
+    assert (entry.before["first_name"], entry.after["first_name"]) == ("", "赵会计")
+    assert (entry.before["roles"], entry.after["roles"]) == (
+        [world_a.role("finance").pk],
+        [world_a.role("customer_service").pk],
+    )
+    assert entry.before["password"] == entry.after["password"] == "***"
+    assert entry.channel == "api"
+
+
+def test_token_endpoint(world_a) -> None:
+    api = client_for(None)
+    bad = api.post("/api/v1/auth/token", {"username": "alpha-finance", "password": "nope"}, format="json")
+    assert bad.status_code == 401
+    assert bad.json()["error"]["code"] == "accounts.invalid_credentials"
+    missing = api.post("/api/v1/auth/token", {"username": "alpha-finance"}, format="json")
+    assert missing.status_code == 400
+    assert list(missing.json()["error"]["fields"]) == ["password"]
+    good = api.post("/api/v1/auth/token", {"username": "alpha-finance", "password": PASSWORD}, format="json")
+    assert good.status_code == 200
+    token = good.json()["token"]
+    stored = ApiToken.objects.get(user__username="alpha-finance")
+    assert stored.key_hash != token and token not in stored.key_hash and len(stored.key_hash) == 64
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/sites/").json()["count"] == 3
+    api.credentials(HTTP_AUTHORIZATION="Bearer ovt_forged")
+    forged = api.get("/api/v1/sites/")
+    assert forged.status_code == 401
+    assert forged["WWW-Authenticate"] == "Bearer"
+
+
+def test_console_lists_are_scoped_and_other_tenants_objects_are_missing(world_a, world_b, client) -> None:
+    user = world_a.user("operations")
+    assert console_login(client, user.username, PASSWORD)
+    page = client.get("/console/merchants/site/").content.decode()
+    assert "alpha sh-1" not in page  # names are "<merchant name> <code>"
+    assert world_a.sites["sh-1"].name in page
+    assert world_a.sites["sz-1"].name not in page
+    assert world_b.sites["sh-1"].name not in page
+    theirs = client.get(f"/console/merchants/site/{world_b.sites['sh-1'].pk}/change/")
+    missing = client.get("/console/merchants/site/987654/change/")
+    assert theirs.status_code == missing.status_code == 302
+    assert theirs.url == missing.url == "/console/"
+
+
+def test_platform_user_cannot_use_merchant_console_and_vice_versa(world_a, platform_admin, client) -> None:
+    assert not console_login(client, platform_admin.username, PASSWORD, console="/console/")
+    assert not console_login(client, world_a.user("merchant_admin").username, PASSWORD, console="/platform/")
+    assert console_login(client, platform_admin.username, PASSWORD, console="/platform/")
