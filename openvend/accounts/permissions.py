@@ -74,3 +74,27 @@ def codes_of(menus: tuple[Menu, ...]) -> frozenset[str]:
 
 MERCHANT_PERMISSIONS = codes_of(MERCHANT_MENUS)
 PLATFORM_PERMISSIONS = codes_of(PLATFORM_MENUS)
+
+
+ACTION_LABELS = {
+    "view": _("View"),
+    "add": _("Add"),
+    "change": _("Edit"),
+    "delete": _("Delete"),
+    "review": _("Review"),
+    "freeze": _("Freeze / unfreeze"),
+    "reset_password": _("Reset password"),
+}
+
+
+def permission_label(code: str) -> str:
+    """What the role editor shows for a permission code: 'Menu: Sites', 'Edit · site'."""
+    from django.apps import apps
+
+    menu = next((m for m in (*MERCHANT_MENUS, *PLATFORM_MENUS) if m.code == code), None)
+    if menu is not None:
+        return f"{_('Menu')}: {menu.label}"
+    app_label, codename = code.split(".", 1)
+    action, _sep, model_name = codename.rpartition("_")
+    model = apps.get_model(app_label, model_name)
+    return f"{ACTION_LABELS.get(action, action)} · {model._meta.verbose_name}"

@@ -52,7 +52,7 @@ def _check_roles(merchant: Merchant | None, roles: Iterable[Role], actor: Any) -
         if role.merchant_id != merchant_id:
             raise OpenVendError(
                 AccountErrorCode.OTHER_TENANT_REFERENCE,
-                _("Role %(role)s belongs to another merchant.") % {"role": role.pk},
+                _("The role %(role)s belongs to another merchant.") % {"role": role.display_name},
                 fields={"roles": [_("Not found.")]},
             )
         if role.pk not in assignable:
@@ -276,7 +276,7 @@ def api_token_issue(*, user: User) -> tuple[str, ApiToken]:
         prefix=token[:10],
         expires_at=timezone.now() + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
     )
-    audit_record(actor=user, action=AuditAction.LOGIN, instance=user, message="API token issued")
+    audit_record(actor=user, action=AuditAction.LOGIN, instance=user, message=_("API token issued"))
     return token, record
 
 

@@ -104,7 +104,7 @@ def ensure_still_visible(*, actor: Any, instance: models.Model, action: str) -> 
         return
     manager: Any = type(instance)._default_manager
     if not manager.restrict(actor, action).filter(pk=instance.pk).exists():
-        raise PermissionDenied("This change would put the object outside what you may manage.")
+        raise PermissionDenied(_("This change would put the object outside what you may manage."))
 
 
 def _set_m2m(instance: models.Model, m2m: Mapping[str, Iterable[Any]] | None) -> None:

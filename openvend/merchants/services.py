@@ -109,7 +109,7 @@ def _check_same_merchant(merchant: Merchant, **related: Any) -> None:
         if obj is not None and obj.merchant_id != merchant.pk:
             raise OpenVendError(
                 MerchantErrorCode.OTHER_TENANT_REFERENCE,
-                _("%(field)s belongs to another merchant.") % {"field": field},
+                _("A referenced item belongs to another merchant."),
                 fields={field: [_("Not found.")]},
             )
 

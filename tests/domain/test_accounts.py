@@ -30,9 +30,8 @@ def test_login_and_failed_login_are_audited(world_a, client) -> None:
 
 def test_five_failures_lock_the_account_even_with_the_right_password(world_a, client) -> None:
     user = world_a.user("operations")
-    statuses = [
-        client.post("/console/login/", {"username": user.username, "password": "wrong"}).status_code for _ in range(5)
-    ]
+    wrong = {"username": user.username, "password": "wrong"}
+    statuses = [client.post("/console/login/", wrong).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
     response = client.post("/console/login/", {"username": user.username, "password": PASSWORD})
     assert response.status_code == 429

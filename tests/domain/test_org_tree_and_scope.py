@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from openvend.accounts import services as accounts
+from openvend.accounts.models import User
 from openvend.core.errors import OpenVendError
 from openvend.merchants import services
 from openvend.merchants.models import OrgUnit, Site
-from openvend.accounts.models import User
 from tests.conftest import client_for
 
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from openvend.accounts.models import Role, User
@@ -72,7 +73,7 @@ class UserSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict) -> dict:
         if self.instance is None and not attrs.get("password"):
-            raise serializers.ValidationError({"password": ["This field is required."]})
+            raise serializers.ValidationError({"password": [_("This field is required.")]})
         return attrs
 
 

@@ -13,7 +13,7 @@ from unfold.widgets import UnfoldAdminPasswordWidget
 
 from openvend.accounts import services
 from openvend.accounts.models import Role, User
-from openvend.accounts.permissions import MERCHANT_MENUS, PLATFORM_MENUS
+from openvend.accounts.permissions import MERCHANT_MENUS, PLATFORM_MENUS, permission_label
 from openvend.consoles.admin.base import ConsoleModelAdmin, is_platform, register
 from openvend.consoles.sites import merchant_console, platform_console
 from openvend.core.errors import OpenVendError
@@ -127,7 +127,7 @@ class RoleForm(forms.ModelForm):
         permissions = self.fields["permissions"]
         assert isinstance(permissions, forms.MultipleChoiceField)
         permissions.choices = [
-            (str(menu.label), [(code, code) for code in menu.all_codes]) for menu in menus
+            (str(menu.label), [(code, permission_label(code)) for code in menu.all_codes]) for menu in menus
         ]
 
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.decorators import action, display
 
 from openvend.consoles.admin.base import ConsoleModelAdmin, is_platform, register
@@ -53,7 +54,7 @@ class MerchantAdmin(ConsoleModelAdmin):
             obj.status = MerchantStatus.PENDING
         super().save_model(request, obj, form, change)
 
-    def _run(self, request: HttpRequest, queryset: QuerySet, verb: str, fn: Any) -> None:
+    def _run(self, request: HttpRequest, queryset: QuerySet, done_message: Any, fn: Any) -> None:
         done = 0
         for merchant in queryset:
             try:
@@ -62,28 +63,43 @@ class MerchantAdmin(ConsoleModelAdmin):
             except OpenVendError as exc:
                 self.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
         if done:
-            self.message_user(request, _("%(count)d merchant(s) %(verb)s.") % {"count": done, "verb": verb})
+            self.message_user(request, done_message(done) % {"count": done})
 
     @action(description=_("Approve registration"), permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, str(_("approved")), services.merchant_approve)
+        self._run(
+            request,
+            queryset,
+            lambda n: ngettext("%(count)d merchant approved.", "%(count)d merchants approved.", n),
+            services.merchant_approve,
+        )
 
     @action(description=_("Reject registration"), permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._run(
             request,
             queryset,
-            str(_("rejected")),
+            lambda n: ngettext("%(count)d merchant rejected.", "%(count)d merchants rejected.", n),
             lambda **kw: services.merchant_reject(**kw, note=str(_("Rejected in the platform console."))),
         )
 
     @action(description=_("Freeze"), permissions=["freeze"])
     def freeze(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, str(_("frozen")), services.merchant_freeze)
+        self._run(
+            request,
+            queryset,
+            lambda n: ngettext("%(count)d merchant frozen.", "%(count)d merchants frozen.", n),
+            services.merchant_freeze,
+        )
 
     @action(description=_("Unfreeze"), permissions=["freeze"])
     def unfreeze(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, str(_("unfrozen")), services.merchant_unfreeze)
+        self._run(
+            request,
+            queryset,
+            lambda n: ngettext("%(count)d merchant unfrozen.", "%(count)d merchants unfrozen.", n),
+            services.merchant_unfreeze,
+        )
 
     def has_review_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("merchants.review_merchant")
