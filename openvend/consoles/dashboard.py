@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from openvend.accounts.models import User
 from openvend.audit.models import AuditLogEntry
+from openvend.core.models import permission_name
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
 
@@ -19,13 +20,19 @@ def _recent_audit(request: HttpRequest) -> list[AuditLogEntry]:
 
 def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     user: Any = request.user
+    counted = [
+        (_("Sites"), Site),
+        (_("Org units"), OrgUnit),
+        (_("Device groups"), DeviceGroup),
+        (_("Staff"), User),
+    ]
     context.update(
         {
+            # Only what the user may see: a zero for a list they cannot open would mislead.
             "kpis": [
-                {"title": _("Sites"), "value": Site.objects.restrict(user).count()},
-                {"title": _("Org units"), "value": OrgUnit.objects.restrict(user).count()},
-                {"title": _("Device groups"), "value": DeviceGroup.objects.restrict(user).count()},
-                {"title": _("Staff"), "value": User.objects.restrict(user).count()},
+                {"title": title, "value": model.objects.restrict(user).count()}
+                for title, model in counted
+                if user.has_perm(permission_name(model, "view"))
             ],
             "recent_audit": _recent_audit(request),
             "merchant": user.merchant,

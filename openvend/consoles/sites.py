@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.http import HttpRequest
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import AuthenticationForm
 from unfold.sites import UnfoldAdminSite
@@ -36,7 +38,19 @@ class MerchantLoginForm(_ConsoleLoginForm):
     for_platform = False
 
 
-class PlatformConsole(UnfoldAdminSite):
+class _Console(UnfoldAdminSite):
+    index_template = "consoles/dashboard.html"
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # Unfold's login form posts back to the page's own URL: without ?next= a successful
+        # sign-in would land on Django's generic profile URL instead of this console.
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            request.GET = request.GET.copy()
+            request.GET[REDIRECT_FIELD_NAME] = reverse(f"{self.name}:index")
+        return super().login(request, extra_context)
+
+
+class PlatformConsole(_Console):
     settings_name = "UNFOLD_PLATFORM"
     login_form = PlatformLoginForm
     site_title = _("OpenVend platform console")
@@ -49,7 +63,7 @@ class PlatformConsole(UnfoldAdminSite):
         return bool(user.is_active and user.is_authenticated and user.is_platform_user)
 
 
-class MerchantConsole(UnfoldAdminSite):
+class MerchantConsole(_Console):
     settings_name = "UNFOLD"
     login_form = MerchantLoginForm
     site_title = _("OpenVend merchant console")

@@ -17,6 +17,7 @@ class MobileLoginView(LoginView):
     template_name = "mobile/login.html"
     authentication_form = MerchantLoginForm
     redirect_authenticated_user = True
+    next_page = "mobile:home"
 
 
 @login_required(login_url="mobile:login")
