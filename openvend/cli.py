@@ -117,7 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from openvend.audit import context
+
+    # Changes made from the command line are audited as such.
+    token = context.activate(context.AuditContext(channel="cli"))
+    try:
+        return int(args.func(args) or 0)
+    finally:
+        context.reset(token)
 
 
 if __name__ == "__main__":

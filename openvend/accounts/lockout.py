@@ -18,9 +18,7 @@ def lockout_message() -> str:
 def lockout_response(
     request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
-    message = _(
-        "Too many failed logins. This account is locked for 30 minutes or until an administrator resets it."
-    )
+    message = lockout_message()
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"error": {"code": AccountErrorCode.LOCKED_OUT, "message": message, "fields": {}}}, status=429

@@ -169,7 +169,9 @@ def user_delete(*, actor: Any, user: User) -> None:
     audited_delete(actor=actor, instance=user)
 
 
-def check_permissions(merchant: Merchant | None, permissions: Iterable[str]) -> list[str]:
+def check_permissions(merchant: Merchant | None, permissions: Iterable[str], actor: Any = None) -> list[str]:
+    """Valid, de-duplicated permission codes for a merchant (or platform) role. An actor may
+    only grant what they hold themselves."""
     allowed = MERCHANT_PERMISSIONS if merchant is not None else PLATFORM_PERMISSIONS
     codes = sorted(set(permissions))
     unknown = [code for code in codes if code not in allowed]
@@ -179,6 +181,15 @@ def check_permissions(merchant: Merchant | None, permissions: Iterable[str]) -> 
             _("Unknown permissions for this kind of role: %(codes)s") % {"codes": ", ".join(unknown)},
             fields={"permissions": unknown},
         )
+    if actor is not None and not actor.is_superuser:
+        held = actor.get_all_permissions()
+        beyond = [code for code in codes if code not in held]
+        if beyond:
+            raise OpenVendError(
+                AccountErrorCode.ROLE_NOT_ASSIGNABLE,
+                _("You cannot grant permissions you do not hold: %(codes)s") % {"codes": ", ".join(beyond)},
+                fields={"permissions": beyond},
+            )
     return codes
 
 
@@ -213,7 +224,7 @@ def role_create(
         code=code,
         name=name,
         data_scope=data_scope,
-        permissions=check_permissions(merchant, permissions),
+        permissions=check_permissions(merchant, permissions, actor),
     )
     audited_create(actor=actor, instance=role, m2m=_role_m2m(merchant, m2m))
     return role
@@ -223,7 +234,7 @@ def role_create(
 def role_update(*, actor: Any, role: Role, data: dict[str, Any], **m2m: Iterable[Any]) -> Role:
     data = {k: v for k, v in data.items() if k in {"name", "permissions", "data_scope"}}
     if "permissions" in data:
-        data["permissions"] = check_permissions(role.merchant, data["permissions"])
+        data["permissions"] = check_permissions(role.merchant, data["permissions"], actor)
     audited_update(actor=actor, instance=role, data=data, m2m=_role_m2m(role.merchant, m2m))
     return role
 

@@ -38,7 +38,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, IntegrityError):
         return error_response(
-            "core.conflict", _("This conflicts with an existing record."), status.HTTP_409_CONFLICT
+            CoreErrorCode.CONFLICT, _("This conflicts with an existing record."), status.HTTP_409_CONFLICT
         )
     if isinstance(exc, Http404 | exceptions.NotFound):
         return error_response(CoreErrorCode.NOT_FOUND, _("Not found."), status.HTTP_404_NOT_FOUND)

@@ -21,7 +21,8 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
 
 class TenantViewSet(viewsets.ModelViewSet):
-    """Subclasses set `queryset` (for the model and the schema) and implement the three writes."""
+    # Subclasses set `queryset` (for the model and the schema) and implement the three writes.
+    # A comment, not a docstring: drf-spectacular would publish it as every operation's description.
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     permission_actions: dict[str, str] = {}

@@ -132,7 +132,7 @@ def audited_update(
     data: Mapping[str, Any],
     m2m: Mapping[str, Iterable[Any]] | None = None,
 ) -> models.Model:
-    """Apply `data` to `instance`; writes (and audits) only when something changed."""
+    """Apply `data` to `instance` and save; an audit row is written only when something changed."""
     before = snapshot(type(instance)._default_manager.select_for_update().get(pk=instance.pk))
     for field, value in data.items():
         setattr(instance, field, value)

@@ -20,7 +20,7 @@ def _recent_audit(request: HttpRequest) -> list[AuditLogEntry]:
 
 def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     user: Any = request.user
-    counted = [
+    counted: list[tuple[str, Any]] = [
         (_("Sites"), Site),
         (_("Org units"), OrgUnit),
         (_("Device groups"), DeviceGroup),

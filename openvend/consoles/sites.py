@@ -45,8 +45,9 @@ class _Console(UnfoldAdminSite):
         # Unfold's login form posts back to the page's own URL: without ?next= a successful
         # sign-in would land on Django's generic profile URL instead of this console.
         if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
-            request.GET = request.GET.copy()
-            request.GET[REDIRECT_FIELD_NAME] = reverse(f"{self.name}:index")
+            query = request.GET.copy()
+            query[REDIRECT_FIELD_NAME] = reverse(f"{self.name}:index")
+            request.GET = query  # type: ignore[assignment]
         return super().login(request, extra_context)
 
 

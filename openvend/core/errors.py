@@ -29,3 +29,4 @@ class CoreErrorCode(StrEnum):
     NOT_AUTHENTICATED = "core.not_authenticated"
     INVALID = "core.invalid"
     THROTTLED = "core.throttled"
+    CONFLICT = "core.conflict"

@@ -1,7 +1,8 @@
 """Tenancy base: every merchant-owned row carries its merchant and is read through `restrict()`.
 
 Modelled on NetBox's RestrictedQuerySet: the access path that code reaches for first is the
-scoped one, and the unscoped manager has a name that says so.
+scoped one: `Model.objects.restrict(user, action)`. Plain `objects` queries are for services
+and system code that act on behalf of no particular user.
 """
 
 from __future__ import annotations

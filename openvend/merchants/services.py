@@ -61,7 +61,7 @@ def merchant_register(*, actor: Any = None, name: str, code: str, **fields: Any)
             fields={"code": [_("Already taken.")]},
         )
     merchant = Merchant(name=name, code=code, status=MerchantStatus.PENDING, **fields)
-    audited_create(actor=None, instance=merchant)
+    audited_create(actor=actor, instance=merchant)
     return merchant
 
 
@@ -82,6 +82,14 @@ def merchant_approve(*, actor: Any, merchant: Merchant, note: str = "") -> Merch
 def merchant_reject(*, actor: Any, merchant: Merchant, note: str) -> Merchant:
     return _transition(
         actor=actor, merchant=merchant, to=MerchantStatus.REJECTED, action=AuditAction.REVIEW, note=note
+    )
+
+
+@transaction.atomic
+def merchant_reopen(*, actor: Any, merchant: Merchant, note: str = "") -> Merchant:
+    """Put a rejected registration back in the review queue, e.g. after the merchant sent new papers."""
+    return _transition(
+        actor=actor, merchant=merchant, to=MerchantStatus.PENDING, action=AuditAction.REVIEW, note=note
     )
 
 

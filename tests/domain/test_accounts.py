@@ -182,3 +182,71 @@ def test_platform_user_cannot_use_merchant_console_and_vice_versa(world_a, platf
     assert not console_login(client, platform_admin.username, PASSWORD, console="/console/")
     assert not console_login(client, world_a.user("merchant_admin").username, PASSWORD, console="/platform/")
     assert console_login(client, platform_admin.username, PASSWORD, console="/platform/")
+
+
+def test_console_offers_only_assignable_roles_and_refuses_escalation(world_a, client) -> None:
+    manager = world_a.user("store_manager")
+    target = world_a.user("replenisher")
+    assert console_login(client, manager.username, PASSWORD)
+    form_page = client.get(f"/console/accounts/user/{target.pk}/change/").content.decode()
+    admin_role = world_a.role("merchant_admin")
+    assert f'value="{world_a.role("replenisher").pk}"' in form_page
+    assert f'value="{admin_role.pk}"' not in form_page
+    response = client.post(
+        f"/console/accounts/user/{target.pk}/change/",
+        {
+            "username": target.username,
+            "org_unit": world_a.shanghai.pk,
+            "roles": [admin_role.pk],
+            "language": "",
+        },
+    )
+    assert response.status_code == 200  # the form comes back with an error
+    assert list(User.objects.get(pk=target.pk).roles.values_list("code", flat=True)) == ["replenisher"]
+
+
+def test_roles_cannot_grant_more_than_their_author_holds(world_a) -> None:
+    from openvend.accounts.models import Role
+
+    manager = world_a.user("store_manager")
+    with pytest.raises(OpenVendError) as exc:
+        services.role_create(
+            actor=manager,
+            merchant=world_a.merchant,
+            code="x",
+            name="x",
+            data_scope="all",
+            permissions=["merchants.view_site", "accounts.delete_role"],
+        )
+    assert exc.value.code == "accounts.role_not_assignable"
+    assert exc.value.fields == {"permissions": ["accounts.delete_role"]}
+    assert not Role.objects.filter(merchant=world_a.merchant, code="x").exists()
+
+
+def test_console_change_of_a_site_is_audited_with_before_and_after(world_a, client) -> None:
+    admin = world_a.user("merchant_admin")
+    site = world_a.sites["sh-1"]
+    assert console_login(client, admin.username, PASSWORD)
+    response = client.post(
+        f"/console/merchants/site/{site.pk}/change/",
+        {
+            "name": "徐汇新名字",
+            "code": site.code,
+            "org_unit": world_a.shanghai.pk,
+            "is_active": "on",
+            "contact_phone": "",
+            "province": "",
+            "city": "上海",
+            "district": "",
+            "address": site.address,
+            "latitude": "31.200000",
+            "longitude": "121.400000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry = AuditLogEntry.objects.filter(action="update", object_id=str(site.pk)).latest("id")
+    assert entry.channel == "console"
+    assert entry.actor_id == admin.pk
+    assert entry.changed_fields == ["city", "name"]
+    assert (entry.before["name"], entry.after["name"]) == (site.name, "徐汇新名字")
+    assert (entry.before["city"], entry.after["city"]) == ("", "上海")

@@ -110,3 +110,38 @@ def test_merchant_code_must_be_unique_with_a_clear_error(pending) -> None:
     assert exc.value.code == "merchants.code_taken"
     assert list(exc.value.fields) == ["code"]
     assert Merchant.objects.filter(code="newbie").count() == 1
+
+
+def test_platform_registers_rejects_and_reopens_through_the_api(platform_admin) -> None:
+    client = client_for(platform_admin)
+    created = client.post("/api/v1/merchants/", {"name": "回炉商户", "code": "again"}, format="json")
+    assert created.status_code == 201, created.content
+    merchant_id = created.json()["id"]
+    registration = AuditLogEntry.objects.get(
+        action="create", object_type="merchants.merchant", object_id=str(merchant_id)
+    )
+    assert registration.actor_id == platform_admin.pk
+    assert registration.after["status"] == "pending"
+
+    rejected = client.post(
+        f"/api/v1/merchants/{merchant_id}/reject/", {"note": "营业执照模糊"}, format="json"
+    )
+    assert (rejected.status_code, rejected.json()["status"], rejected.json()["review_note"]) == (
+        200,
+        "rejected",
+        "营业执照模糊",
+    )
+    reopened = client.post(f"/api/v1/merchants/{merchant_id}/reopen/", {"note": "已补交"}, format="json")
+    assert (reopened.status_code, reopened.json()["status"]) == (200, "pending")
+    frozen = client.post(f"/api/v1/merchants/{merchant_id}/freeze/", {"reason": "x"}, format="json")
+    assert frozen.status_code == 400
+    assert frozen.json()["error"]["code"] == "merchants.invalid_transition"
+    assert [
+        row
+        for row in AuditLogEntry.objects.filter(object_id=str(merchant_id), action="review")
+        .order_by("id")
+        .values_list("before__status", "after__status")
+    ] == [
+        ("pending", "rejected"),
+        ("rejected", "pending"),
+    ]

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from openvend.api.accounts.serializers import FreezeSerializer
 from openvend.api.merchants.serializers import (
     DeviceGroupSerializer,
     MerchantSerializer,
@@ -38,7 +39,13 @@ class MerchantViewSet(TenantViewSet):
     serializer_class = MerchantSerializer
     filterset_fields = ["status", "kind"]
     search_fields = ["name", "code", "contact_name"]
-    permission_actions = {"approve": "review", "reject": "review", "freeze": "freeze", "unfreeze": "freeze"}
+    permission_actions = {
+        "approve": "review",
+        "reject": "review",
+        "reopen": "review",
+        "freeze": "freeze",
+        "unfreeze": "freeze",
+    }
 
     def create_object(self, data: dict[str, Any]) -> Merchant:
         return services.merchant_register(actor=self.actor, **data)
@@ -49,39 +56,41 @@ class MerchantViewSet(TenantViewSet):
     def delete_object(self, instance: Merchant) -> None:
         audited_delete(actor=self.actor, instance=instance)
 
+    def _transition(self, request: Request, service: Any, body_class: Any = None, **names: str) -> Response:
+        """Run one status change: validate the body, call the service, answer with the merchant."""
+        merchant = self.get_object()
+        kwargs: dict[str, Any] = {}
+        if body_class is not None:
+            body = body_class(data=request.data)
+            body.is_valid(raise_exception=True)
+            kwargs = {param: body.validated_data[field] for param, field in names.items()}
+        service(actor=request.user, merchant=merchant, **kwargs)
+        return Response(MerchantSerializer(merchant).data)
+
     @extend_schema(request=ReviewSerializer, responses=MerchantSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
-        merchant = self.get_object()
-        body = ReviewSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.merchant_approve(actor=request.user, merchant=merchant, note=body.validated_data["note"])
-        return Response(MerchantSerializer(merchant).data)
+        return self._transition(request, services.merchant_approve, ReviewSerializer, note="note")
 
     @extend_schema(request=ReviewSerializer, responses=MerchantSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
-        merchant = self.get_object()
-        body = ReviewSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.merchant_reject(actor=request.user, merchant=merchant, note=body.validated_data["note"])
-        return Response(MerchantSerializer(merchant).data)
+        return self._transition(request, services.merchant_reject, ReviewSerializer, note="note")
 
     @extend_schema(request=ReviewSerializer, responses=MerchantSerializer)
     @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, services.merchant_reopen, ReviewSerializer, note="note")
+
+    @extend_schema(request=FreezeSerializer, responses=MerchantSerializer)
+    @action(detail=True, methods=["post"])
     def freeze(self, request: Request, pk: str | None = None) -> Response:
-        merchant = self.get_object()
-        body = ReviewSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.merchant_freeze(actor=request.user, merchant=merchant, reason=body.validated_data["note"])
-        return Response(MerchantSerializer(merchant).data)
+        return self._transition(request, services.merchant_freeze, FreezeSerializer, reason="reason")
 
     @extend_schema(request=None, responses=MerchantSerializer)
     @action(detail=True, methods=["post"])
     def unfreeze(self, request: Request, pk: str | None = None) -> Response:
-        merchant = self.get_object()
-        services.merchant_unfreeze(actor=request.user, merchant=merchant)
-        return Response(MerchantSerializer(merchant).data)
+        return self._transition(request, services.merchant_unfreeze)
 
 
 class OrgUnitViewSet(TenantViewSet):

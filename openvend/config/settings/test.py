@@ -15,7 +15,7 @@ if os.environ.get("DATABASE_URL"):
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
-# Cheap hashing keeps the suite fast; production uses argon2 (asserted in tests/test_settings.py).
+# Cheap hashing keeps the suite fast; production uses argon2 (see tests/test_settings_and_services.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES = {

@@ -14,6 +14,7 @@ from unfold.widgets import UnfoldAdminPasswordWidget
 from openvend.accounts import services
 from openvend.accounts.models import Role, User
 from openvend.accounts.permissions import MERCHANT_MENUS, PLATFORM_MENUS, permission_label
+from openvend.accounts.selectors import assignable_roles
 from openvend.consoles.admin.base import ConsoleModelAdmin, is_platform, register
 from openvend.consoles.sites import merchant_console, platform_console
 from openvend.core.errors import OpenVendError
@@ -51,6 +52,13 @@ class UserAdmin(ConsoleModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("org_unit").prefetch_related("roles")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "roles":
+            # Only roles the editor may hand out, so the console cannot be used to escalate.
+            kwargs["queryset"] = assignable_roles(request.user)  # type: ignore[arg-type]
+            return super(ConsoleModelAdmin, self).formfield_for_manytomany(db_field, request, **kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -121,13 +129,16 @@ class RoleForm(forms.ModelForm):
         model = Role
         fields = ["code", "name", "data_scope", "permissions", "org_units", "sites", "device_groups"]
 
-    def __init__(self, *args: Any, for_platform: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, for_platform: bool = False, actor: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         menus = PLATFORM_MENUS if for_platform else MERCHANT_MENUS
+        # Offer only what the editor holds: nobody grants more than they have.
+        held = actor.get_all_permissions() if actor is not None and not actor.is_superuser else None
         permissions = self.fields["permissions"]
         assert isinstance(permissions, forms.MultipleChoiceField)
         permissions.choices = [
-            (str(menu.label), [(code, permission_label(code)) for code in menu.all_codes]) for menu in menus
+            (str(menu.label), [(c, permission_label(c)) for c in menu.all_codes if held is None or c in held])
+            for menu in menus
         ]
 
 
@@ -153,7 +164,7 @@ class RoleAdmin(ConsoleModelAdmin):
 
         class ScopedRoleForm(form_class):  # type: ignore[misc, valid-type]
             def __init__(self, *a: Any, **kw: Any) -> None:
-                super().__init__(*a, for_platform=for_platform, **kw)
+                super().__init__(*a, for_platform=for_platform, actor=request.user, **kw)
 
         return ScopedRoleForm
 
