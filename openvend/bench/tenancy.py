@@ -35,7 +35,7 @@ def _build() -> dict[str, Any]:
         merchant = merchants.merchant_register(name=f"M{m}", code=f"m{m}")
         merchants.merchant_approve(actor=None, merchant=merchant)
         root = OrgUnit.objects.get(merchant=merchant, parent=None)
-        units = []
+        units: list[Any] = []
         for u in range(UNITS_PER_MERCHANT):
             parent = root if u < 3 else units[u % 3]
             units.append(
