@@ -20,6 +20,8 @@ from openvend.api.viewsets import TenantViewSet
 
 
 class UserViewSet(TenantViewSet):
+    """Staff accounts: create, edit, freeze/unfreeze, password reset by an administrator."""
+
     queryset = User.objects.all()
     serializer_class = UserSerializer
     filterset_fields = ["org_unit", "is_active", "roles"]
@@ -70,6 +72,8 @@ class UserViewSet(TenantViewSet):
 
 
 class RoleViewSet(TenantViewSet):
+    """Roles: menu and action permissions plus a data scope. Preset roles can be edited, not deleted."""
+
     queryset = Role.objects.all()
     serializer_class = RoleSerializer
     filterset_fields = ["data_scope", "is_preset"]

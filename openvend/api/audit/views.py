@@ -38,6 +38,8 @@ class AuditLogFilter(django_filters.FilterSet):
 
 
 class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log (系统日志): every login and change, with before and after values. Read-only."""
+
     queryset = AuditLogEntry.objects.all()
     serializer_class = AuditLogEntrySerializer
     filterset_class = AuditLogFilter

@@ -35,6 +35,8 @@ def _require_merchant(merchant: Any) -> Any:
 
 
 class MerchantViewSet(TenantViewSet):
+    """Merchants (tenants). Platform staff see all and review registrations; merchant staff see their own."""
+
     queryset = Merchant.objects.all()
     serializer_class = MerchantSerializer
     filterset_fields = ["status", "kind"]
@@ -94,6 +96,8 @@ class MerchantViewSet(TenantViewSet):
 
 
 class OrgUnitViewSet(TenantViewSet):
+    """A merchant's organisation tree (组织机构). Moving a unit moves its subtree."""
+
     queryset = OrgUnit.objects.all()
     serializer_class = OrgUnitSerializer
     filterset_fields = ["parent"]
@@ -117,6 +121,8 @@ class OrgUnitViewSet(TenantViewSet):
 
 
 class SiteViewSet(TenantViewSet):
+    """Sites (点位) where devices stand, with address and coordinates."""
+
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
     filterset_fields = ["org_unit", "city", "is_active"]
@@ -136,6 +142,8 @@ class SiteViewSet(TenantViewSet):
 
 
 class DeviceGroupViewSet(TenantViewSet):
+    """Machine groups (机器组) that can be given to staff as their data scope."""
+
     queryset = DeviceGroup.objects.all()
     serializer_class = DeviceGroupSerializer
     filterset_fields = ["org_unit"]
