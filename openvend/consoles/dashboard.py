@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from openvend.accounts.models import User
 from openvend.audit.models import AuditLogEntry
+from openvend.audit.selectors import activity_by_day
 from openvend.core.models import permission_name
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
@@ -16,6 +17,18 @@ from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
 
 def _recent_audit(request: HttpRequest) -> list[AuditLogEntry]:
     return list(AuditLogEntry.objects.restrict(request.user, "view")[:8])
+
+
+def _activity_chart(request: HttpRequest) -> dict[str, Any]:
+    series = activity_by_day(request.user, days=14)
+    return {
+        "days": [row["day"][5:] for row in series],
+        "series": [
+            {"name": _("Logins"), "data": [row["logins"] for row in series]},
+            {"name": _("Failed logins"), "data": [row["failed"] for row in series]},
+            {"name": _("Changes"), "data": [row["changes"] for row in series]},
+        ],
+    }
 
 
 def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +48,7 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
                 if user.has_perm(permission_name(model, "view"))
             ],
             "recent_audit": _recent_audit(request),
+            "activity_chart": _activity_chart(request),
             "merchant": user.merchant,
         }
     )
@@ -44,13 +58,15 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
 def platform_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     user: Any = request.user
     merchants = Merchant.objects.restrict(user)
+    by_status = [
+        (str(label), merchants.filter(status=status).count()) for status, label in MerchantStatus.choices
+    ]
     context.update(
         {
-            "kpis": [
-                {"title": str(label), "value": merchants.filter(status=status).count()}
-                for status, label in MerchantStatus.choices
-            ],
+            "kpis": [{"title": label, "value": count} for label, count in by_status],
+            "status_chart": [{"name": label, "value": count} for label, count in by_status],
             "recent_audit": _recent_audit(request),
+            "activity_chart": _activity_chart(request),
         }
     )
     return context

@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.forms import AuthenticationForm
 from unfold.sites import UnfoldAdminSite
 
+from openvend.consoles.export import export_xlsx
+
 
 class _ConsoleLoginForm(AuthenticationForm):
     for_platform: bool = False
@@ -84,3 +86,5 @@ class MerchantConsole(_Console):
 
 platform_console = PlatformConsole(name="platform")
 merchant_console = MerchantConsole(name="console")
+for _console in (platform_console, merchant_console):
+    _console.add_action(export_xlsx, "export_xlsx")
