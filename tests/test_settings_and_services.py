@@ -111,3 +111,20 @@ def test_mqtt_check_refuses_bad_url() -> None:
 
 def test_liveness(client) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
+
+
+def test_production_logs_are_json_lines() -> None:
+    result = _manage(
+        PRODUCTION_ENV,
+        "shell",
+        "-c",
+        "import logging; logging.getLogger('openvend.probe').warning('设备 %s 离线', 'CAB-1')",
+    )
+    line = [row for row in result.stderr.splitlines() if row.startswith("{")][-1]
+    import json
+
+    record = json.loads(line)
+    assert record["event"] == "设备 CAB-1 离线"
+    assert record["level"] == "warning"
+    assert record["logger"] == "openvend.probe"
+    assert record["timestamp"].endswith("Z")
