@@ -51,7 +51,7 @@ schema-update: $(STAMP)
 	DJANGO_SETTINGS_MODULE=openvend.config.settings.test $(BIN)/python -m django spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
 messages: $(STAMP)
-	cd openvend && ../$(BIN)/python -m django makemessages -l zh_Hans -l en --settings=openvend.config.settings.test --ignore='migrations/*'
+	cd openvend && ../$(BIN)/python -m django makemessages -l zh_Hans -l en --settings=openvend.config.settings.test --ignore='migrations/*' --ignore='static/*' --ignore='consoles/locale/*'
 	cd openvend && ../$(BIN)/python -m django compilemessages --settings=openvend.config.settings.test
 
 bench: $(STAMP)

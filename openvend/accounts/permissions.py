@@ -31,11 +31,8 @@ class Menu:
         return (self.code, *self.actions)
 
 
-MERCHANT_MENUS: tuple[Menu, ...] = (
-    Menu("menu.dashboard", _("Dashboard"), ()),
-    Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
-    Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),
-    Menu("menu.sites", _("Sites and device groups"), crud("merchants.site") + crud("merchants.devicegroup")),
+# Both consoles manage their own staff, roles and audit log the same way.
+_PEOPLE_MENUS: tuple[Menu, ...] = (
     Menu(
         "menu.staff",
         _("Staff"),
@@ -43,6 +40,14 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
     ),
     Menu("menu.roles", _("Roles"), crud("accounts.role")),
     Menu("menu.audit", _("Audit log"), ("audit.view_auditlogentry",)),
+)
+
+MERCHANT_MENUS: tuple[Menu, ...] = (
+    Menu("menu.dashboard", _("Dashboard"), ()),
+    Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
+    Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),
+    Menu("menu.sites", _("Sites and device groups"), crud("merchants.site") + crud("merchants.devicegroup")),
+    *_PEOPLE_MENUS,
 )
 
 PLATFORM_MENUS: tuple[Menu, ...] = (
@@ -58,13 +63,7 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
         _("Sites and device groups"),
         crud("merchants.site", ("view",)) + crud("merchants.devicegroup", ("view",)),
     ),
-    Menu(
-        "menu.staff",
-        _("Staff"),
-        (*crud("accounts.user"), "accounts.freeze_user", "accounts.reset_password_user"),
-    ),
-    Menu("menu.roles", _("Roles"), crud("accounts.role")),
-    Menu("menu.audit", _("Audit log"), ("audit.view_auditlogentry",)),
+    *_PEOPLE_MENUS,
 )
 
 

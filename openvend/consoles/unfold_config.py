@@ -50,6 +50,33 @@ COMMON = {
     },
 }
 
+
+def _estate_group(site: str) -> dict[str, Any]:
+    return {
+        "title": _("Organisation and sites"),
+        "items": [
+            _item(_("Org units"), "account_tree", site, "merchants.orgunit", "menu_organisation"),
+            _item(_("Sites"), "location_on", site, "merchants.site", "menu_sites"),
+            _item(_("Device groups"), "workspaces", site, "merchants.devicegroup", "menu_sites"),
+        ],
+    }
+
+
+def _people_group(site: str, staff_title: Any) -> dict[str, Any]:
+    return {
+        "title": _("Staff and permissions"),
+        "items": [
+            _item(staff_title, "group", site, "accounts.user", "menu_staff"),
+            _item(_("Roles"), "admin_panel_settings", site, "accounts.role", "menu_roles"),
+            _item(_("Audit log"), "history", site, "audit.auditlogentry", "menu_audit"),
+        ],
+    }
+
+
+def _sidebar(*groups: dict[str, Any]) -> dict[str, Any]:
+    return {"show_search": False, "show_all_applications": False, "navigation": list(groups)}
+
+
 MERCHANT_CONSOLE = {
     **COMMON,
     "SITE_TITLE": _("OpenVend merchant console"),
@@ -57,43 +84,19 @@ MERCHANT_CONSOLE = {
     "SITE_SUBHEADER": _("Merchant console"),
     "SITE_URL": "/console/",
     "DASHBOARD_CALLBACK": "openvend.consoles.dashboard.merchant_dashboard",
-    "SIDEBAR": {
-        "show_search": False,
-        "show_all_applications": False,
-        "navigation": [
-            {
-                "title": _("Overview"),
-                "items": [
-                    {**_dashboard("console"), "permission": f"{PERMS}.menu_dashboard"},
-                    _item(
-                        _("Merchant profile"),
-                        "badge",
-                        "console",
-                        "merchants.merchant",
-                        "menu_merchant_profile",
-                    ),
-                ],
-            },
-            {
-                "title": _("Organisation and sites"),
-                "items": [
-                    _item(
-                        _("Org units"), "account_tree", "console", "merchants.orgunit", "menu_organisation"
-                    ),
-                    _item(_("Sites"), "location_on", "console", "merchants.site", "menu_sites"),
-                    _item(_("Device groups"), "workspaces", "console", "merchants.devicegroup", "menu_sites"),
-                ],
-            },
-            {
-                "title": _("Staff and permissions"),
-                "items": [
-                    _item(_("Staff"), "group", "console", "accounts.user", "menu_staff"),
-                    _item(_("Roles"), "admin_panel_settings", "console", "accounts.role", "menu_roles"),
-                    _item(_("Audit log"), "history", "console", "audit.auditlogentry", "menu_audit"),
-                ],
-            },
-        ],
-    },
+    "SIDEBAR": _sidebar(
+        {
+            "title": _("Overview"),
+            "items": [
+                {**_dashboard("console"), "permission": f"{PERMS}.menu_dashboard"},
+                _item(
+                    _("Merchant profile"), "badge", "console", "merchants.merchant", "menu_merchant_profile"
+                ),
+            ],
+        },
+        _estate_group("console"),
+        _people_group("console", _("Staff")),
+    ),
 }
 
 PLATFORM_CONSOLE = {
@@ -104,37 +107,15 @@ PLATFORM_CONSOLE = {
     "SITE_URL": "/platform/",
     "SITE_SYMBOL": "hub",
     "DASHBOARD_CALLBACK": "openvend.consoles.dashboard.platform_dashboard",
-    "SIDEBAR": {
-        "show_search": False,
-        "show_all_applications": False,
-        "navigation": [
-            {
-                "title": _("Overview"),
-                "items": [
-                    {**_dashboard("platform"), "permission": f"{PERMS}.menu_dashboard"},
-                    _item(_("Merchants"), "store", "platform", "merchants.merchant", "menu_merchants"),
-                ],
-            },
-            {
-                "title": _("Organisation and sites"),
-                "items": [
-                    _item(
-                        _("Org units"), "account_tree", "platform", "merchants.orgunit", "menu_organisation"
-                    ),
-                    _item(_("Sites"), "location_on", "platform", "merchants.site", "menu_sites"),
-                    _item(
-                        _("Device groups"), "workspaces", "platform", "merchants.devicegroup", "menu_sites"
-                    ),
-                ],
-            },
-            {
-                "title": _("Staff and permissions"),
-                "items": [
-                    _item(_("Users"), "group", "platform", "accounts.user", "menu_staff"),
-                    _item(_("Roles"), "admin_panel_settings", "platform", "accounts.role", "menu_roles"),
-                    _item(_("Audit log"), "history", "platform", "audit.auditlogentry", "menu_audit"),
-                ],
-            },
-        ],
-    },
+    "SIDEBAR": _sidebar(
+        {
+            "title": _("Overview"),
+            "items": [
+                {**_dashboard("platform"), "permission": f"{PERMS}.menu_dashboard"},
+                _item(_("Merchants"), "store", "platform", "merchants.merchant", "menu_merchants"),
+            ],
+        },
+        _estate_group("platform"),
+        _people_group("platform", _("Users")),
+    ),
 }

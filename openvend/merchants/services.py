@@ -161,27 +161,30 @@ def org_unit_update(*, actor: Any, unit: OrgUnit, name: str | None = None, paren
     return unit
 
 
-def site_create(*, actor: Any, merchant: Merchant, **fields: Any) -> Site:
+def _create_in_merchant(model: Any, *, actor: Any, merchant: Merchant, **fields: Any) -> Any:
     _check_same_merchant(merchant, org_unit=fields.get("org_unit"))
-    site = Site(merchant=merchant, **fields)
-    audited_create(actor=actor, instance=site)
-    return site
+    instance = model(merchant=merchant, **fields)
+    audited_create(actor=actor, instance=instance)
+    return instance
+
+
+def _update_in_merchant(instance: Any, *, actor: Any, data: dict[str, Any]) -> Any:
+    _check_same_merchant(instance.merchant, org_unit=data.get("org_unit"))
+    audited_update(actor=actor, instance=instance, data=data)
+    return instance
+
+
+def site_create(*, actor: Any, merchant: Merchant, **fields: Any) -> Site:
+    return _create_in_merchant(Site, actor=actor, merchant=merchant, **fields)
 
 
 def site_update(*, actor: Any, site: Site, data: dict[str, Any]) -> Site:
-    _check_same_merchant(site.merchant, org_unit=data.get("org_unit"))
-    audited_update(actor=actor, instance=site, data=data)
-    return site
+    return _update_in_merchant(site, actor=actor, data=data)
 
 
 def device_group_create(*, actor: Any, merchant: Merchant, **fields: Any) -> DeviceGroup:
-    _check_same_merchant(merchant, org_unit=fields.get("org_unit"))
-    group = DeviceGroup(merchant=merchant, **fields)
-    audited_create(actor=actor, instance=group)
-    return group
+    return _create_in_merchant(DeviceGroup, actor=actor, merchant=merchant, **fields)
 
 
 def device_group_update(*, actor: Any, group: DeviceGroup, data: dict[str, Any]) -> DeviceGroup:
-    _check_same_merchant(group.merchant, org_unit=data.get("org_unit"))
-    audited_update(actor=actor, instance=group, data=data)
-    return group
+    return _update_in_merchant(group, actor=actor, data=data)
