@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "openvend.merchants",
     "openvend.accounts",
     "openvend.audit",
+    "openvend.devices",
     "openvend.consoles",
     "openvend.mobile",
 ]
@@ -159,9 +160,20 @@ API_TOKEN_TTL_HOURS = 24 * 7
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-# Where the health check looks for the device broker; empty means the embedded broker.
+# The device broker. Empty MQTT_URL means the embedded amqtt broker that `openvend demo` starts.
 MQTT_URL = ""
 REDIS_URL = ""
+# The gateway's own broker account; devices get theirs at activation.
+MQTT_GATEWAY_USERNAME = "openvend-gateway"
+MQTT_GATEWAY_PASSWORD = ""
+# Shared-subscription group: several gateway processes split the device traffic between them.
+MQTT_SHARED_GROUP = "openvend-gateway"
+# When set, device credentials are written to these Mosquitto files (and the broker is sent SIGHUP).
+MOSQUITTO_PASSWORD_FILE = ""
+MOSQUITTO_ACL_FILE = ""
+MOSQUITTO_PID_FILE = ""
+# Raw device messages are kept this many days, then pruned by the gateway.
+DEVICE_MESSAGE_RETENTION_DAYS = 30
 
 LOGGING = {
     "version": 1,

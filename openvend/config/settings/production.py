@@ -22,6 +22,12 @@ SECRET_KEY = _required("SECRET_KEY")
 DATABASES = {"default": dj_database_url.parse(_required("DATABASE_URL"), conn_max_age=60)}
 REDIS_URL = _required("REDIS_URL")
 MQTT_URL = _required("MQTT_URL")
+MQTT_GATEWAY_USERNAME = os.environ.get("MQTT_GATEWAY_USERNAME", "openvend-gateway")
+MQTT_GATEWAY_PASSWORD = os.environ.get("MQTT_GATEWAY_PASSWORD", "")
+MOSQUITTO_PASSWORD_FILE = os.environ.get("MOSQUITTO_PASSWORD_FILE", "")
+MOSQUITTO_ACL_FILE = os.environ.get("MOSQUITTO_ACL_FILE", "")
+MOSQUITTO_PID_FILE = os.environ.get("MOSQUITTO_PID_FILE", "")
+DEVICE_MESSAGE_RETENTION_DAYS = int(os.environ.get("DEVICE_MESSAGE_RETENTION_DAYS", "30"))
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
