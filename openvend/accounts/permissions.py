@@ -44,6 +44,22 @@ _PEOPLE_MENUS: tuple[Menu, ...] = (
 
 MERCHANT_MENUS: tuple[Menu, ...] = (
     Menu("menu.dashboard", _("Dashboard"), ()),
+    Menu(
+        "menu.devices",
+        _("Devices"),
+        (
+            *crud("devices.device", ("view", "add", "change")),
+            "devices.command_device",
+            "devices.open_door_device",
+            "devices.view_devicekind",
+            "devices.view_command",
+        ),
+    ),
+    Menu(
+        "menu.alarms",
+        _("Alarms"),
+        (*crud("devices.alarm", ("view", "change")), *crud("devices.alarmsettings", ("view", "change"))),
+    ),
     Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
     Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),
     Menu("menu.sites", _("Sites and device groups"), crud("merchants.site") + crud("merchants.devicegroup")),
@@ -52,6 +68,18 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
 
 PLATFORM_MENUS: tuple[Menu, ...] = (
     Menu("menu.dashboard", _("Dashboard"), ()),
+    Menu(
+        "menu.devices",
+        _("Devices"),
+        (
+            *crud("devices.devicekind"),
+            *crud("devices.deviceregistration"),
+            *crud("devices.device", ("view",)),
+            *crud("devices.deviceservicegrant", ("view", "add")),
+            "devices.view_command",
+        ),
+    ),
+    Menu("menu.alarms", _("Alarms"), crud("devices.alarm", ("view",))),
     Menu(
         "menu.merchants",
         _("Merchants"),

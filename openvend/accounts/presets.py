@@ -23,6 +23,24 @@ def _with_menus(*actions: str, menus: tuple[str, ...]) -> frozenset[str]:
     return frozenset((*actions, "menu.dashboard", *menus))
 
 
+# What each kind of staff does with devices (seed 000: ops handle alarms and remote commands,
+# replenishers and customer service open doors to restock or to help a shopper).
+DEVICES_VIEW = (
+    "devices.view_device",
+    "devices.view_devicekind",
+    "devices.view_alarm",
+    "devices.view_command",
+)
+DEVICES_OPEN = (*DEVICES_VIEW, "devices.open_door_device")
+DEVICES_OPERATE = (
+    *DEVICES_OPEN,
+    "devices.change_device",
+    "devices.command_device",
+    "devices.change_alarm",
+    "devices.view_alarmsettings",
+)
+
+
 MERCHANT_PRESETS: tuple[PresetRole, ...] = (
     PresetRole("merchant_admin", _("Merchant administrator"), MERCHANT_PERMISSIONS, DataScope.ALL),
     PresetRole(
@@ -32,7 +50,9 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *crud("merchants.orgunit", ("view",)),
             *crud("merchants.site", ("view", "add", "change")),
             *crud("merchants.devicegroup"),
-            menus=("menu.organisation", "menu.sites"),
+            *DEVICES_OPERATE,
+            "devices.add_device",
+            menus=("menu.organisation", "menu.sites", "menu.devices", "menu.alarms"),
         ),
         DataScope.ORG_UNITS,
     ),
@@ -42,7 +62,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
         _with_menus(
             *crud("merchants.site", ("view",)),
             *crud("merchants.devicegroup", ("view",)),
-            menus=("menu.sites",),
+            *DEVICES_OPEN,
+            menus=("menu.sites", "menu.devices"),
         ),
         DataScope.ORG_UNITS,
     ),
@@ -52,7 +73,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
         _with_menus(
             *crud("merchants.site", ("view",)),
             *crud("accounts.user", ("view",)),
-            menus=("menu.sites", "menu.staff"),
+            *DEVICES_OPEN,
+            menus=("menu.sites", "menu.staff", "menu.devices", "menu.alarms"),
         ),
         DataScope.ALL,
     ),
@@ -67,7 +89,15 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             "accounts.freeze_user",
             "accounts.reset_password_user",
             "audit.view_auditlogentry",
-            menus=("menu.organisation", "menu.sites", "menu.staff", "menu.audit"),
+            *DEVICES_OPERATE,
+            menus=(
+                "menu.organisation",
+                "menu.sites",
+                "menu.staff",
+                "menu.audit",
+                "menu.devices",
+                "menu.alarms",
+            ),
         ),
         DataScope.ORG_UNITS,
     ),
@@ -78,7 +108,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *crud("merchants.merchant", ("view",)),
             *crud("merchants.site", ("view",)),
             "audit.view_auditlogentry",
-            menus=("menu.merchant_profile", "menu.sites", "menu.audit"),
+            *DEVICES_VIEW,
+            menus=("menu.merchant_profile", "menu.sites", "menu.audit", "menu.devices"),
         ),
         DataScope.ALL,
     ),

@@ -4,6 +4,14 @@ from rest_framework.routers import DefaultRouter
 from openvend.api.accounts.views import RoleViewSet, UserViewSet
 from openvend.api.audit.views import AuditLogViewSet
 from openvend.api.auth.views import TokenView
+from openvend.api.devices.views import (
+    AlarmSettingsViewSet,
+    AlarmViewSet,
+    CommandViewSet,
+    DeviceKindViewSet,
+    DeviceRegistrationViewSet,
+    DeviceViewSet,
+)
 from openvend.api.merchants.views import DeviceGroupViewSet, MerchantViewSet, OrgUnitViewSet, SiteViewSet
 
 router = DefaultRouter()
@@ -15,6 +23,12 @@ router.register("device-groups", DeviceGroupViewSet, basename="devicegroup")
 router.register("users", UserViewSet, basename="user")
 router.register("roles", RoleViewSet, basename="role")
 router.register("audit-log", AuditLogViewSet, basename="auditlogentry")
+router.register("device-kinds", DeviceKindViewSet, basename="devicekind")
+router.register("device-registrations", DeviceRegistrationViewSet, basename="deviceregistration")
+router.register("devices", DeviceViewSet, basename="device")
+router.register("commands", CommandViewSet, basename="command")
+router.register("alarms", AlarmViewSet, basename="alarm")
+router.register("alarm-settings", AlarmSettingsViewSet, basename="alarmsettings")
 
 app_name = "api"
 urlpatterns = [

@@ -24,7 +24,7 @@ from openvend.audit.models import AuditLogEntry
 from openvend.core.errors import ConflictError, CoreErrorCode
 
 REDACTED = "***"
-SECRET_FIELDS = frozenset({"password", "key_hash"})
+SECRET_FIELDS = frozenset({"password", "key_hash", "secret_hash", "webhook_secret"})
 SKIPPED_FIELDS = frozenset({"created_at", "updated_at", "last_login"})
 
 

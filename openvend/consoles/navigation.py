@@ -7,6 +7,15 @@ from typing import Any
 from django.http import HttpRequest
 
 
+def open_alarm_count(request: HttpRequest) -> str:
+    """Sidebar badge: live alarms the user can see (empty when none, so no badge shows)."""
+    from openvend.devices.alarms import LIVE
+    from openvend.devices.models import Alarm
+
+    count = Alarm.objects.restrict(request.user, "view").filter(status__in=LIVE).count()
+    return str(count) if count else ""
+
+
 def __getattr__(name: str) -> Any:
     if not name.startswith("menu_"):
         raise AttributeError(name)

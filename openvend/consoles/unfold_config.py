@@ -62,6 +62,22 @@ def _estate_group(site: str) -> dict[str, Any]:
     }
 
 
+def _fleet_group(site: str) -> dict[str, Any]:
+    alarms = _item(_("Alarms"), "notifications_active", site, "devices.alarm", "menu_alarms")
+    alarms["badge"] = f"{PERMS}.open_alarm_count"
+    items = [
+        _item(_("Devices"), "kitchen", site, "devices.device", "menu_devices"),
+        alarms,
+        _item(_("Commands"), "terminal", site, "devices.command", "menu_devices"),
+    ]
+    if site == "platform":
+        items += [
+            _item(_("Device registrations"), "qr_code_2", site, "devices.deviceregistration", "menu_devices"),
+            _item(_("Device kinds"), "category", site, "devices.devicekind", "menu_devices"),
+        ]
+    return {"title": _("Fleet"), "items": items}
+
+
 def _people_group(site: str, staff_title: Any) -> dict[str, Any]:
     return {
         "title": _("Staff and permissions"),
@@ -94,6 +110,7 @@ MERCHANT_CONSOLE = {
                 ),
             ],
         },
+        _fleet_group("console"),
         _estate_group("console"),
         _people_group("console", _("Staff")),
     ),
@@ -115,6 +132,7 @@ PLATFORM_CONSOLE = {
                 _item(_("Merchants"), "store", "platform", "merchants.merchant", "menu_merchants"),
             ],
         },
+        _fleet_group("platform"),
         _estate_group("platform"),
         _people_group("platform", _("Users")),
     ),

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.MobileLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="mobile:login"), name="logout"),
+    path("scan/<str:token>/", views.scan, name="scan"),
 ]

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from openvend.consoles.sites import MerchantLoginForm
 from openvend.merchants.models import Site
@@ -26,3 +27,20 @@ def home(request: HttpRequest) -> HttpResponse:
     sites = Site.objects.restrict(user, "view").select_related("org_unit")[:50]
     roles = [role.display_name for role in user.roles.all()]
     return render(request, "mobile/home.html", {"sites": sites, "roles": roles})
+
+
+def scan(request: HttpRequest, token: str) -> HttpResponse:
+    """Where a device's QR code leads. A forged or altered code is refused; the shopping flow
+    itself (authorise, open, pay) is served from here."""
+    from openvend.core.errors import OpenVendError
+    from openvend.devices.models import Device
+    from openvend.devices.services import device_qr_verify
+
+    try:
+        code, flow = device_qr_verify(token)
+    except OpenVendError as exc:
+        return render(request, "mobile/scan.html", {"error": exc.message}, status=400)
+    device = Device.objects.select_related("site", "state").filter(code=code).first()
+    if device is None:
+        return render(request, "mobile/scan.html", {"error": _("This device is not in service.")}, status=404)
+    return render(request, "mobile/scan.html", {"device": device, "flow": flow})

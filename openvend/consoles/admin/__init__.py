@@ -1,3 +1,3 @@
 """Model admins for both consoles. Importing this package registers them."""
 
-from openvend.consoles.admin import accounts, audit, merchants  # noqa: F401
+from openvend.consoles.admin import accounts, audit, devices, merchants  # noqa: F401

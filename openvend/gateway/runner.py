@@ -1,0 +1,194 @@
+"""`openvend gateway`: the process between the broker and the database.
+
+Threads: paho's network loop feeds a queue; the ingest worker drains it in batches and only then
+acknowledges the messages to the broker (manual PUBACK), so a crash mid-batch means redelivery,
+not loss; the dispatcher publishes pending commands; the sweeper runs the periodic checks.
+Several gateways can run against one broker: a shared subscription splits the traffic, and the
+database's unique (device, seq) makes any overlap harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from openvend.devices.commands import command_mark_sent, commands_due
+from openvend.gateway import protocol
+from openvend.gateway.ingest import DeviceDirectory, Received, ingest_batch
+from openvend.gateway.sweeps import run_sweeps
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayConfig:
+    url: str
+    username: str
+    password: str
+    shared_group: str = ""
+    batch_size: int = 1000
+    batch_wait_s: float = 0.05
+    dispatch_every_s: float = 0.2
+    sweep_every_s: float = 5.0
+    prune_every_s: float = 3600.0
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.stats: Counter[str] = Counter()
+        self.directory = DeviceDirectory()
+        self._queue: queue.Queue[tuple[Received, int, int]] = queue.Queue(maxsize=100_000)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.connected = threading.Event()
+        parsed = urlparse(config.url)
+        self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"openvend-gw-{uuid.uuid4().hex[:10]}",
+            clean_session=True,
+            manual_ack=True,
+        )
+        self.client.username_pw_set(config.username, config.password)
+        self.client.max_inflight_messages_set(1000)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    # MQTT callbacks ------------------------------------------------------------------------
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            logger.error("gateway connection refused: %s", reason)
+            return
+        topic = protocol.GATEWAY_SUBSCRIPTION
+        if self.config.shared_group:
+            topic = protocol.shared(self.config.shared_group, topic)
+        client.subscribe(topic, qos=1)
+        self.connected.set()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self.stats["received"] += 1
+        item = Received(message.topic, bytes(message.payload), timezone.now())
+        self._queue.put((item, message.mid, message.qos))
+
+    # Threads -------------------------------------------------------------------------------
+    def start(self, *, wait: float = 10.0) -> Gateway:
+        self.client.connect(self._host, self._port, keepalive=30)
+        self.client.loop_start()
+        for name, target in (
+            ("ingest", self._ingest_loop),
+            ("dispatch", self._dispatch_loop),
+            ("sweep", self._sweep_loop),
+        ):
+            thread = threading.Thread(target=self._guarded(target), name=f"gateway-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if not self.connected.wait(wait):
+            self.stop()
+            raise ConnectionError(f"gateway could not connect to {self.config.url}")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _guarded(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    loop()
+                except Exception:
+                    self.stats["errors"] += 1
+                    logger.exception("gateway loop failed; continuing")
+                    close_old_connections()
+                    time.sleep(0.5)
+            close_old_connections()
+
+        return run
+
+    def _next_batch(self) -> list[tuple[Received, int, int]]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.config.batch_wait_s
+        while len(batch) < self.config.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _ingest_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            result = ingest_batch([item for item, _mid, _qos in batch], self.directory)
+            # Committed: now the broker may forget these messages, and the devices their outboxes.
+            for _item, mid, qos in batch:
+                if qos > 0:
+                    self.client.ack(mid, qos)
+            for code, seq in result.acks.items():
+                topic, payload = protocol.encode_cloud_ack(code, seq)
+                self.client.publish(topic, payload, qos=1)
+            self.stats.update(
+                stored=result.stored,
+                duplicates=result.duplicates,
+                dead=result.dead,
+                acks_sent=len(result.acks),
+            )
+
+    def _dispatch_loop(self) -> None:
+        while not self._stop.wait(self.config.dispatch_every_s):
+            with transaction.atomic():
+                for command in commands_due():
+                    topic, payload = protocol.encode_command(
+                        command.device.code,
+                        id=str(command.pk),
+                        kind=command.kind,
+                        params=command.params,
+                        ts=int(time.time() * 1000),
+                        expires=int(command.expires_at.timestamp() * 1000),
+                    )
+                    self.client.publish(topic, payload, qos=1)
+                    command_mark_sent(command)
+                    self.stats["commands_sent"] += 1
+
+    def _sweep_loop(self) -> None:
+        last_prune = time.monotonic()
+        while not self._stop.wait(self.config.sweep_every_s):
+            prune = time.monotonic() - last_prune >= self.config.prune_every_s
+            run_sweeps(prune=prune)
+            if prune:
+                last_prune = time.monotonic()
+
+
+def config_from_settings(url: str | None = None) -> GatewayConfig:
+    from django.conf import settings
+
+    return GatewayConfig(
+        url=url or settings.MQTT_URL,
+        username=settings.MQTT_GATEWAY_USERNAME,
+        password=settings.MQTT_GATEWAY_PASSWORD,
+        shared_group=settings.MQTT_SHARED_GROUP,
+    )

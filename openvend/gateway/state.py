@@ -1,0 +1,194 @@
+"""Deriving each device's live state and alarms from its new messages, in sequence order.
+
+A replayed old message is stored (the log is complete) but does not roll the live state back:
+state fields move only for messages newer than the last one applied."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from openvend.devices.alarms import alarm_raise, alarm_resolve, settings_for
+from openvend.devices.choices import AlarmKind
+from openvend.devices.commands import command_ack
+from openvend.devices.models import AlarmSettings, Device, DeviceState
+
+STATE_FIELDS = [
+    "online",
+    "last_seen_at",
+    "last_machine_ts",
+    "clock_skew_ms",
+    "last_seq",
+    "door",
+    "door_changed_at",
+    "door_session",
+    "lock",
+    "camera",
+    "temperature_c",
+    "humidity_pct",
+    "rssi_dbm",
+    "firmware",
+    "boot_id",
+    "weights_g",
+    "temperature_breaches",
+]
+EVENT_STATE = {
+    "door_opened": ("door", "open"),
+    "door_closed": ("door", "closed"),
+    "lock_engaged": ("lock", "locked"),
+    "lock_released": ("lock", "unlocked"),
+    "lock_fault": ("lock", "fault"),
+    "camera_fault": ("camera", "fault"),
+    "camera_ok": ("camera", "ok"),
+}
+
+
+class _Context:
+    """Per-batch lookups: devices and merchant alarm settings, each loaded once."""
+
+    def __init__(self, device_ids: list[int]) -> None:
+        self.devices = Device.objects.in_bulk(device_ids)
+        self._settings: dict[int, AlarmSettings] = {}
+
+    def settings(self, merchant_id: int) -> AlarmSettings:
+        if merchant_id not in self._settings:
+            self._settings[merchant_id] = settings_for(merchant_id)
+        return self._settings[merchant_id]
+
+
+def apply_messages(fresh: list[tuple[Any, Any, Any]]) -> None:
+    by_device: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
+    for message, item, ref in fresh:
+        by_device[ref.id].append((message, item))
+    device_ids = sorted(by_device)
+    # Locked in id order: two gateways updating overlapping devices cannot deadlock.
+    states = {
+        s.device_id: s
+        for s in DeviceState.objects.select_for_update().filter(device_id__in=device_ids).order_by("pk")
+    }
+    missing = [DeviceState(device_id=pk) for pk in device_ids if pk not in states]
+    if missing:
+        DeviceState.objects.bulk_create(missing, ignore_conflicts=True)
+        states.update(
+            {s.device_id: s for s in DeviceState.objects.filter(device_id__in=[m.device_id for m in missing])}
+        )
+    context = _Context(device_ids)
+    for device_id in device_ids:
+        state, device = states[device_id], context.devices[device_id]
+        for message, item in by_device[device_id]:
+            _apply(state, device, message, item, context)
+    DeviceState.objects.bulk_update([states[pk] for pk in device_ids], STATE_FIELDS)
+
+
+def _apply(state: DeviceState, device: Device, message: Any, item: Any, context: _Context) -> None:
+    received = item.received_at
+    if state.last_seen_at is None or received > state.last_seen_at:
+        state.last_seen_at = received
+    if message.type == "ack":
+        body = message.body
+        command_ack(
+            device_id=device.pk,
+            command_id=body["cmd_id"],
+            result=body["result"],
+            code=body.get("code", ""),
+            message=body.get("message", ""),
+            data=body.get("data"),
+            at=received,
+        )
+    if message.seq <= state.last_seq:
+        return  # a replay of something older than the state we hold
+    state.last_seq = message.seq
+    state.last_machine_ts = message.ts
+    state.clock_skew_ms = int(received.timestamp() * 1000) - message.ts
+    was_online = state.online
+    state.online = True
+    body = message.body
+    if message.type == "status":
+        state.online = bool(body.get("online"))
+        state.firmware = body.get("firmware", state.firmware) or state.firmware
+        state.boot_id = body.get("boot_id", state.boot_id) or state.boot_id
+    elif message.type == "hb":
+        if "rssi_dbm" in body:
+            state.rssi_dbm = body["rssi_dbm"]
+    elif message.type == "telemetry":
+        _telemetry(state, device, body, context, received)
+    elif message.type == "event":
+        _event(state, device, body, received)
+    if state.online and not was_online:
+        alarm_resolve(device=device, kind=AlarmKind.OFFLINE, at=received)
+
+
+def _set_component(state: DeviceState, device: Device, field: str, value: str, at: Any) -> None:
+    """Door, lock and camera transitions, with the alarms their faults raise and their recoveries clear."""
+    previous = getattr(state, field)
+    setattr(state, field, value)
+    if field == "door" and value != previous:
+        state.door_changed_at = at
+        if value == "closed":
+            state.door_session = ""
+    if value == previous:
+        return
+    if field == "lock":
+        if value == "fault":
+            alarm_raise(device=device, kind=AlarmKind.LOCK_NOT_ENGAGED, detail={"lock": value}, at=at)
+        elif previous == "fault":
+            alarm_resolve(device=device, kind=AlarmKind.LOCK_NOT_ENGAGED, at=at)
+    if field == "camera":
+        if value == "fault":
+            alarm_raise(device=device, kind=AlarmKind.CAMERA_FAULT, at=at)
+        elif previous == "fault":
+            alarm_resolve(device=device, kind=AlarmKind.CAMERA_FAULT, at=at)
+
+
+def _telemetry(state: DeviceState, device: Device, body: dict[str, Any], context: _Context, at: Any) -> None:
+    for field in ("door", "lock", "camera"):
+        if field in body:
+            _set_component(state, device, field, body[field], at)
+    if "rssi_dbm" in body:
+        state.rssi_dbm = body["rssi_dbm"]
+    if "humidity_pct" in body:
+        state.humidity_pct = Decimal(str(body["humidity_pct"]))
+    if "firmware" in body:
+        state.firmware = body["firmware"]
+    if "weights_g" in body:
+        state.weights_g = body["weights_g"]
+    if "temperature_c" in body:
+        _temperature(state, device, Decimal(str(body["temperature_c"])), context, at)
+
+
+def _temperature(state: DeviceState, device: Device, value: Decimal, context: _Context, at: Any) -> None:
+    """Debounced: a temperature alarm needs N consecutive readings out of range, so one spike is ignored."""
+    state.temperature_c = value
+    limits = context.settings(device.merchant_id)
+    if limits.temperature_min_c <= value <= limits.temperature_max_c:
+        if state.temperature_breaches:
+            state.temperature_breaches = 0
+            alarm_resolve(device=device, kind=AlarmKind.TEMPERATURE, at=at)
+        return
+    state.temperature_breaches += 1
+    if state.temperature_breaches >= limits.debounce_samples:
+        alarm_raise(
+            device=device,
+            kind=AlarmKind.TEMPERATURE,
+            at=at,
+            detail={
+                "temperature_c": str(value),
+                "min_c": str(limits.temperature_min_c),
+                "max_c": str(limits.temperature_max_c),
+            },
+        )
+
+
+def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any) -> None:
+    kind = body["kind"]
+    if kind in EVENT_STATE:
+        field, value = EVENT_STATE[kind]
+        _set_component(state, device, field, value, at)
+        if kind == "door_opened":
+            state.door_session = body.get("session", "") or ""
+    elif kind == "foreign_object":
+        alarm_raise(device=device, kind=AlarmKind.FOREIGN_OBJECT, detail=body.get("detail") or {}, at=at)
+        if device.foreign_object_lock and not device.locked_by_foreign_object:
+            Device.objects.filter(pk=device.pk).update(locked_by_foreign_object=True)
+            device.locked_by_foreign_object = True

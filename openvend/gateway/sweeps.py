@@ -1,0 +1,73 @@
+"""Periodic checks the gateway runs: silence means offline, doors left open, commands that never
+got an answer, and retention of the raw message log. Each is idempotent and safe on several gateways."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from openvend.devices.alarms import LIVE, alarm_raise, settings_for
+from openvend.devices.choices import AlarmKind
+from openvend.devices.commands import commands_expire
+from openvend.devices.models import Alarm, Device, DeviceState
+from openvend.gateway.ingest import prune_messages
+
+HEARTBEAT_S = 30
+MISSED_HEARTBEATS = 3
+
+
+def mark_silent_offline(now: datetime) -> int:
+    """No message for three heartbeat intervals: offline, even if the broker's last will was lost."""
+    cutoff = now - timedelta(seconds=HEARTBEAT_S * MISSED_HEARTBEATS)
+    return DeviceState.objects.filter(online=True, last_seen_at__lt=cutoff).update(online=False)
+
+
+def _raise_once(device: Device, kind: str, detail: dict, now: datetime) -> bool:
+    if Alarm.objects.filter(device=device, kind=kind, status__in=LIVE).exists():
+        return False
+    alarm_raise(device=device, kind=kind, detail=detail, at=now)
+    return True
+
+
+def offline_alarms(now: datetime) -> int:
+    raised = 0
+    for state in DeviceState.objects.select_related("device").filter(
+        online=False, last_seen_at__isnull=False
+    ):
+        limit = settings_for(state.device.merchant_id).offline_after_s
+        assert state.last_seen_at is not None
+        if now - state.last_seen_at >= timedelta(seconds=limit):
+            detail = {"last_seen_at": state.last_seen_at.isoformat()}
+            raised += _raise_once(state.device, AlarmKind.OFFLINE, detail, now)
+    return raised
+
+
+def door_alarms(now: datetime) -> int:
+    """A door open with no shopping or staff session for longer than the merchant allows (门锁不落锁)."""
+    raised = 0
+    for state in DeviceState.objects.select_related("device").filter(door="open", door_session=""):
+        limit = settings_for(state.device.merchant_id).door_open_max_s
+        if state.door_changed_at and now - state.door_changed_at >= timedelta(seconds=limit):
+            detail = {"open_since": state.door_changed_at.isoformat()}
+            raised += _raise_once(state.device, AlarmKind.DOOR_OPEN_NO_SESSION, detail, now)
+    return raised
+
+
+def run_sweeps(now: datetime | None = None, *, prune: bool = False) -> dict[str, int]:
+    now = now or timezone.now()
+    with transaction.atomic():
+        result = {
+            "offline": mark_silent_offline(now),
+            "commands_expired": commands_expire(now=now),
+        }
+    with transaction.atomic():
+        result["offline_alarms"] = offline_alarms(now)
+        result["door_alarms"] = door_alarms(now)
+    if prune:
+        result["pruned"] = prune_messages(
+            older_than=now - timedelta(days=settings.DEVICE_MESSAGE_RETENTION_DAYS)
+        )
+    return result

@@ -1,0 +1,129 @@
+"""Registration, activation (设备未维护), credentials, usage time and signed QR codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from openvend.audit.models import AuditLogEntry
+from openvend.core.errors import OpenVendError
+from openvend.devices import credentials, services
+from openvend.devices.models import Device, DeviceCredential, DeviceServiceGrant, DeviceState
+from tests.conftest import client_for
+from tests.devices.factories import activated_device, gravity_kind
+
+
+def test_unprovisioned_code_is_refused_with_the_operators_words(world_a) -> None:
+    with pytest.raises(OpenVendError) as exc:
+        services.device_activate(actor=None, merchant=world_a.merchant, code="NOPE-0001")
+    assert exc.value.code == "devices.not_provisioned"
+    assert "设备未维护" in exc.value.message
+    assert Device.objects.count() == 0
+
+
+def test_activation_issues_one_working_credential_and_audits(world_a) -> None:
+    device, secret = activated_device(world_a, "CAB-0001")
+    creds = list(DeviceCredential.objects.filter(device=device))
+    assert [c.username for c in creds] == ["CAB-0001"]
+    assert credentials.verify_secret(secret, creds[0].secret_hash)
+    assert secret not in creds[0].secret_hash
+    assert DeviceState.objects.filter(device=device, online=False).exists()
+    entry = AuditLogEntry.objects.get(action="create", object_type="devices.device")
+    assert entry.after["code"] == "CAB-0001" and entry.merchant_id == world_a.merchant.pk
+    with pytest.raises(OpenVendError) as again:
+        services.device_activate(actor=None, merchant=world_a.merchant, code="CAB-0001")
+    assert again.value.code == "devices.already_activated"
+
+
+def test_rotation_revokes_the_old_secret(world_a) -> None:
+    device, old = activated_device(world_a, "CAB-0002")
+    new = services.device_credentials_rotate(actor=None, device=device)
+    active = DeviceCredential.objects.get(device=device, revoked_at__isnull=True)
+    assert credentials.verify_secret(new, active.secret_hash) and not credentials.verify_secret(
+        old, active.secret_hash
+    )
+    assert DeviceCredential.objects.filter(device=device).count() == 2
+    services.device_credentials_revoke(actor=None, device=device)
+    assert not DeviceCredential.objects.filter(device=device, revoked_at__isnull=True).exists()
+
+
+def test_mosquitto_hash_format_matches_mosquitto_passwd() -> None:
+    # A known vector produced by mosquitto_passwd 2.0 (PBKDF2-SHA512, 101 iterations).
+    stored = (
+        "$7$101$pIZ1dwfovwyGMXK6$r6Eh2nqCKkGVW2DtWXt0MZ5gseC1Q/YnDhlEnddwCrk0SzViwr4f8cEmTGereSPJ"
+        "owoL8n6/KGwhTOjIBl0xQQ=="
+    )
+    assert credentials.verify_secret("secret123", stored)
+    assert not credentials.verify_secret("secret124", stored)
+    assert not credentials.verify_secret("secret123", "garbage")
+
+
+def test_usage_time_extends_from_expiry_or_from_now(world_a, platform_admin) -> None:
+    device, _ = activated_device(world_a, "CAB-0003")
+    before = timezone.now()
+    services.device_service_grant(actor=platform_admin, device=device, days=30, kind="gift", note="开业赠送")
+    device.refresh_from_db()
+    first_expiry = device.service_expires_at
+    assert timedelta(days=30) <= first_expiry - before < timedelta(days=30, seconds=5)
+    services.device_service_grant(actor=platform_admin, device=device, days=10)
+    device.refresh_from_db()
+    assert device.service_expires_at - first_expiry == timedelta(days=10)
+    grants = list(
+        DeviceServiceGrant.objects.filter(device=device).order_by("created_at").values_list("kind", "days")
+    )
+    assert grants == [("gift", 30), ("purchase", 10)]
+    assert not device.is_expired
+
+
+def test_qr_token_is_signed(world_a) -> None:
+    device, _ = activated_device(world_a, "CAB-0004")
+    token = services.device_qr_token(device, "semi_auto")
+    assert services.device_qr_verify(token) == ("CAB-0004", "semi_auto")
+    forged = token.replace(token[5], "A" if token[5] != "A" else "B", 1)
+    with pytest.raises(OpenVendError) as exc:
+        services.device_qr_verify(forged)
+    assert exc.value.code == "devices.bad_qr"
+
+
+def test_scan_page_refuses_a_forged_code(world_a, client) -> None:
+    device, _ = activated_device(world_a, "CAB-0005")
+    good = client.get(f"/m/scan/{services.device_qr_token(device)}/")
+    assert good.status_code == 200 and "CAB-0005" in good.content.decode()
+    assert client.get("/m/scan/not-a-real-token/").status_code == 400
+
+
+def test_activation_and_device_api_are_tenant_scoped(world_a, world_b) -> None:
+    services.device_register(actor=None, code="CAB-0100", kind=gravity_kind())
+    ops = client_for(world_a.user("operations"))
+    response = ops.post(
+        "/api/v1/devices/activate/",
+        {"code": "CAB-0100", "name": "徐汇一号柜", "site": world_a.sites["sh-1"].pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["credentials"]["username"] == "CAB-0100" and len(body["credentials"]["secret"]) >= 24
+    device_id = body["device"]["id"]
+    missing = ops.post("/api/v1/devices/activate/", {"code": "CAB-9999"}, format="json")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "devices.not_provisioned"
+    other = client_for(world_b.user("merchant_admin"))
+    assert other.get(f"/api/v1/devices/{device_id}/").status_code == 404
+    assert (
+        other.post(f"/api/v1/devices/{device_id}/commands/", {"kind": "reboot"}, format="json").status_code
+        == 404
+    )
+    # Replenishers may open doors (restocking) but not reboot.
+    rep = client_for(world_a.user("replenisher"))
+    assert (
+        rep.post(f"/api/v1/devices/{device_id}/commands/", {"kind": "reboot"}, format="json").status_code
+        == 403
+    )
+    opened = rep.post(
+        f"/api/v1/devices/{device_id}/commands/",
+        {"kind": "open_door", "params": {"door": 1, "mode": "restock"}},
+        format="json",
+    )
+    assert opened.status_code == 201, opened.content
+    assert opened.json()["status"] == "pending"
