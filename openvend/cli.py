@@ -4,6 +4,7 @@ openvend demo       run the embedded default with demo data on http://127.0.0.1:
 openvend serve      serve the web app with gunicorn (settings from DJANGO_SETTINGS_MODULE)
 openvend migrate    apply database migrations
 openvend worker     run the background task worker
+openvend gateway    run the MQTT gateway between devices and the database
 openvend bench N    run benchmark N (`openvend bench --list`)
 openvend manage …   any Django management command
 """
@@ -76,6 +77,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmark(args.name, list_only=args.list)
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    _setup()
+    from openvend.gateway.cli import run_gateway
+
+    return run_gateway(url=args.url, processes=args.processes)
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     _manage(*args.extra)
@@ -108,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", nargs="?", default="")
     bench.add_argument("--list", action="store_true")
     bench.set_defaults(func=cmd_bench)
+
+    gateway = sub.add_parser("gateway", help="run the MQTT gateway (device messages in, commands out)")
+    gateway.add_argument("--url", default="", help="broker URL (default: MQTT_URL)")
+    gateway.add_argument(
+        "--processes", type=int, default=1, help="gateway processes sharing the subscription"
+    )
+    gateway.set_defaults(func=cmd_gateway)
 
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("extra", nargs=argparse.REMAINDER)
