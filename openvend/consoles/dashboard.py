@@ -11,6 +11,7 @@ from openvend.accounts.models import User
 from openvend.audit.models import AuditLogEntry
 from openvend.audit.selectors import activity_by_day
 from openvend.core.models import permission_name
+from openvend.devices.selectors import fleet_counts
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
 
@@ -39,14 +40,23 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
         (_("Device groups"), DeviceGroup),
         (_("Staff"), User),
     ]
+    kpis = []
+    if user.has_perm("devices.view_device"):
+        fleet = fleet_counts(user)
+        kpis += [
+            {"title": _("Devices online"), "value": fleet["online"]},
+            {"title": _("Devices offline"), "value": fleet["offline"]},
+            {"title": _("Devices with alarms"), "value": fleet["abnormal"]},
+        ]
+    # Only what the user may see: a zero for a list they cannot open would mislead.
+    kpis += [
+        {"title": title, "value": model.objects.restrict(user).count()}
+        for title, model in counted
+        if user.has_perm(permission_name(model, "view"))
+    ]
     context.update(
         {
-            # Only what the user may see: a zero for a list they cannot open would mislead.
-            "kpis": [
-                {"title": title, "value": model.objects.restrict(user).count()}
-                for title, model in counted
-                if user.has_perm(permission_name(model, "view"))
-            ],
+            "kpis": kpis,
             "recent_audit": _recent_audit(request),
             "activity_chart": _activity_chart(request),
             "merchant": user.merchant,

@@ -127,3 +127,22 @@ def test_activation_and_device_api_are_tenant_scoped(world_a, world_b) -> None:
     )
     assert opened.status_code == 201, opened.content
     assert opened.json()["status"] == "pending"
+
+
+def test_fleet_counts_on_the_dashboard(world_a, client) -> None:
+    from openvend.devices.alarms import alarm_raise
+    from openvend.devices.selectors import fleet_counts
+    from tests.conftest import console_login
+    from tests.world import PASSWORD
+
+    first, _ = activated_device(world_a, "CNT-0001")
+    second, _ = activated_device(world_a, "CNT-0002", site="sz-1")
+    DeviceState.objects.filter(device=first).update(online=True)
+    alarm_raise(device=second, kind="offline")
+    alarm_raise(device=second, kind="camera_fault")
+    assert fleet_counts(world_a.user("merchant_admin")) == {"total": 2, "online": 1, "offline": 1, "abnormal": 1}
+    # Operations in 上海徐汇 do not see the 华南 cabinet.
+    assert fleet_counts(world_a.user("operations")) == {"total": 1, "online": 1, "offline": 0, "abnormal": 0}
+    assert console_login(client, world_a.users["merchant_admin"].username, PASSWORD)
+    page = client.get("/console/").content.decode()
+    assert "Devices online" in page or "在线设备" in page
