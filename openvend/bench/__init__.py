@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = {"tenancy": "openvend.bench.tenancy"}
+BENCHMARKS = {"tenancy": "openvend.bench.tenancy", "telemetry": "openvend.bench.telemetry"}
 
 
 def run_benchmark(name: str, *, list_only: bool = False) -> int:

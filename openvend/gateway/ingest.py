@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from openvend.devices.choices import DeviceStatus
 from openvend.devices.models import DeadLetter, Device, DeviceMessage
-from openvend.gateway import protocol
+from openvend.gateway import pgwrite, protocol
 from openvend.gateway.state import apply_messages
 
 logger = logging.getLogger(__name__)
@@ -133,22 +133,44 @@ def _store(
     """Insert what is new; recognise replays by (device, seq). Returns the new messages in seq order."""
     if not accepted:
         return []
+    for message, _item, _ref in accepted:
+        if message.type in ACKED_TYPES:
+            result.acks[message.device_code] = max(result.acks.get(message.device_code, 0), message.seq)
+    if connection.vendor == "postgresql":
+        inserted = pgwrite.insert_messages(
+            [
+                (ref.id, ref.merchant_id, m.seq, m.id, m.type, m.ts, item.received_at, m.body)
+                for m, item, ref in accepted
+            ]
+        )
+        fresh, seen = [], set()
+        for entry in accepted:
+            key = (entry[2].id, entry[0].seq)
+            if key in inserted and key not in seen:
+                seen.add(key)
+                fresh.append(entry)
+    else:
+        fresh = _store_portable(accepted)
+    result.stored = len(fresh)
+    result.duplicates = len(accepted) - len(fresh)
+    fresh.sort(key=lambda entry: (entry[2].id, entry[0].seq))
+    return fresh
+
+
+def _store_portable(
+    accepted: list[tuple[protocol.UpMessage, Received, DeviceRef]],
+) -> list[tuple[protocol.UpMessage, Received, DeviceRef]]:
     device_ids = {ref.id for _m, _i, ref in accepted}
     seqs = {message.seq for message, _i, _r in accepted}
     existing = set(
         DeviceMessage.objects.filter(device_id__in=device_ids, seq__in=seqs).values_list("device_id", "seq")
     )
     fresh: list[tuple[protocol.UpMessage, Received, DeviceRef]] = []
-    seen: set[tuple[int, int]] = set()
     for message, item, ref in accepted:
         key = (ref.id, message.seq)
-        if key in existing or key in seen:
-            result.duplicates += 1
-        else:
-            seen.add(key)
+        if key not in existing:
+            existing.add(key)
             fresh.append((message, item, ref))
-        if message.type in ACKED_TYPES:
-            result.acks[message.device_code] = max(result.acks.get(message.device_code, 0), message.seq)
     DeviceMessage.objects.bulk_create(
         [
             DeviceMessage(
@@ -163,11 +185,9 @@ def _store(
             )
             for message, item, ref in fresh
         ],
-        ignore_conflicts=True,  # a replay racing through another gateway is still stored once
-        batch_size=1000,
+        ignore_conflicts=True,  # SQLite runs one gateway; the check above already removed replays
+        batch_size=500,
     )
-    result.stored = len(fresh)
-    fresh.sort(key=lambda entry: (entry[2].id, entry[0].seq))
     return fresh
 
 

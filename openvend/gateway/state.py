@@ -9,10 +9,13 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
+
 from openvend.devices.alarms import alarm_raise, alarm_resolve, settings_for
 from openvend.devices.choices import AlarmKind
 from openvend.devices.commands import command_ack
 from openvend.devices.models import AlarmSettings, Device, DeviceState
+from openvend.gateway import pgwrite
 
 STATE_FIELDS = [
     "online",
@@ -78,7 +81,11 @@ def apply_messages(fresh: list[tuple[Any, Any, Any]]) -> None:
         state, device = states[device_id], context.devices[device_id]
         for message, item in by_device[device_id]:
             _apply(state, device, message, item, context)
-    DeviceState.objects.bulk_update([states[pk] for pk in device_ids], STATE_FIELDS)
+    changed = [states[pk] for pk in device_ids]
+    if connection.vendor == "postgresql":
+        pgwrite.update_states(changed)
+    else:
+        DeviceState.objects.bulk_update(changed, STATE_FIELDS)
 
 
 def _apply(state: DeviceState, device: Device, message: Any, item: Any, context: _Context) -> None:

@@ -1,0 +1,360 @@
+"""`openvend bench telemetry`: K devices publish through a real Mosquitto into the gateway,
+persisted on PostgreSQL.
+
+Reports messages/s persisted and the p50/p99 ingest lag (a probe device's event, from publish
+until the cloud's ack arrives — the ack leaves only after the row is committed), and, in the same
+run on the same broker, the broker's raw relay rate: the same messages from the same publishers to
+one `mosquitto_sub` with no gateway behind it. Ratio = persisted / raw relay.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/openvend_bench_telemetry"
+DEVICES = int(os.environ.get("BENCH_DEVICES", "8"))
+PER_DEVICE = int(os.environ.get("BENCH_MESSAGES", "25000"))
+GATEWAYS = int(os.environ.get("BENCH_GATEWAYS", "2"))
+FLEET = 100_000
+FLEET_INTERVAL_S = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _recreate_database(url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class _Broker:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import pwd
+
+        from openvend.gateway.broker.mosquitto import render_broker_config, sync_mosquitto
+
+        passwords, acl, pid = self.dir / "passwords", self.dir / "acl", self.dir / "mosquitto.pid"
+        sync_mosquitto(password_path=passwords, acl_path=acl)
+        config = render_broker_config(
+            port=self.port,
+            password_path=passwords,
+            acl_path=acl,
+            pid_file=pid,
+            user=pwd.getpwuid(os.geteuid()).pw_name,
+        )
+        # A gateway acknowledges a whole batch after commit: let enough QoS 1 messages be in flight.
+        config += "max_inflight_messages 0\nmax_queued_messages 1000000\n"
+        (self.dir / "mosquitto.conf").write_text(config)
+        log = (self.dir / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(self.dir / "mosquitto.conf")], stdout=log, stderr=log
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def _payload_files(directory: Path, devices: list[dict[str, str]], per_device: int) -> list[Path]:
+    """Valid telemetry envelopes, one per line, so the publishers (mosquitto_pub -l) cost no Python."""
+    from openvend.gateway import protocol
+
+    files = []
+    for device in devices:
+        path = directory / f"{device['code']}.lines"
+        with path.open("wb") as out:
+            for seq in range(1, per_device + 1):
+                body = {"temperature_c": round(4 + (seq % 7) * 0.1, 2), "rssi_dbm": -60 - seq % 9}
+                _topic, payload = protocol.encode_up(device["code"], "telemetry", seq=seq, body=body)
+                out.write(payload + b"\n")
+        files.append(path)
+    return files
+
+
+def _publish_all(
+    port: int, devices: list[dict[str, str]], files: list[Path]
+) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-q",
+                "1",
+                "-i",
+                d["code"],
+                "-u",
+                d["code"],
+                "-P",
+                d["secret"],
+                "-t",
+                f"ov/v1/d/{d['code']}/up/telemetry",
+                "-l",
+            ],
+            stdin=path.open("rb"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for d, path in zip(devices, files, strict=True)
+    ]
+
+
+def _raw_relay(
+    port: int, password: str, devices: list[dict[str, str]], files: list[Path], total: int
+) -> float:
+    from django.conf import settings
+
+    sub = subprocess.Popen(
+        [
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-u",
+            settings.MQTT_GATEWAY_USERNAME,
+            "-P",
+            password,
+            "-t",
+            "ov/v1/d/+/up/#",
+            "-C",
+            str(total),
+            "-i",
+            "bench-raw-sub",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    start = time.perf_counter()
+    publishers = _publish_all(port, devices, files)
+    sub.wait(timeout=600)
+    elapsed = time.perf_counter() - start
+    for p in publishers:
+        p.wait(timeout=60)
+    return total / elapsed
+
+
+def _gateway_child(url: str, username: str, password: str, group: str, stop: Any) -> None:
+    from django import db
+
+    db.connections.close_all()
+    from openvend.gateway.runner import Gateway, GatewayConfig
+
+    gateway = Gateway(
+        GatewayConfig(url=url, username=username, password=password, shared_group=group)
+    ).start()
+    stop.wait()
+    gateway.stop()
+
+
+class _Probe:
+    """A device sending one event every 20 ms; the cloud ack marks it persisted."""
+
+    def __init__(self, port: int, code: str, secret: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        from openvend.gateway import protocol
+
+        self.protocol = protocol
+        self.code, self.sent, self.lags = code, {}, []
+        self.acked = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=code, clean_session=True)
+        self.client.username_pw_set(code, secret)
+        self.client.on_message = self._on_ack
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(protocol.down_topic(code, "ack"), qos=1)
+        self.client.loop_start()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _on_ack(self, client: Any, userdata: Any, message: Any) -> None:
+        now = time.perf_counter()
+        seq = self.protocol.decode_cloud_ack(message.payload)
+        for s in range(self.acked + 1, seq + 1):
+            if s in self.sent:
+                self.lags.append(now - self.sent[s])
+        self.acked = max(self.acked, seq)
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.wait(0.02):
+            seq += 1
+            topic, payload = self.protocol.encode_up(
+                self.code, "event", seq=seq, body={"kind": "weight_change"}
+            )
+            self.sent[seq] = time.perf_counter()
+            self.client.publish(topic, payload, qos=1)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join()
+        time.sleep(1.0)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def main() -> int:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
+    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
+        if not shutil.which(tool) and not shutil.which(tool, path="/usr/sbin"):
+            print(f"{tool} is required for this benchmark")
+            return 2
+    _recreate_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from openvend.devices.models import DeviceMessage
+    from openvend.merchants import services as merchants
+    from openvend.simulator.provision import provision_devices
+
+    call_command("migrate", verbosity=0, interactive=False)
+    password = secrets.token_urlsafe(16)
+    settings.MQTT_GATEWAY_PASSWORD = password
+    merchant = merchants.merchant_register(name="Bench", code="bench")
+    merchants.merchant_approve(actor=None, merchant=merchant)
+    devices = provision_devices(merchant, DEVICES + 1, prefix="BENCH")
+    probe, devices = devices[-1], devices[:DEVICES]
+    total = DEVICES * PER_DEVICE
+    workdir = Path(tempfile.mkdtemp(prefix="openvend-bench-"))
+    broker = _Broker(workdir)
+    broker.start()
+    try:
+        files = _payload_files(workdir, devices, PER_DEVICE)
+        raw_rate = _raw_relay(broker.port, password, devices, files, total)
+
+        ctx = multiprocessing.get_context("fork")
+        stop = ctx.Event()
+        connection.close()
+        url = f"mqtt://127.0.0.1:{broker.port}"
+        gateways = [
+            ctx.Process(
+                target=_gateway_child, args=(url, settings.MQTT_GATEWAY_USERNAME, password, "bench", stop)
+            )
+            for _ in range(GATEWAYS)
+        ]
+        for g in gateways:
+            g.start()
+        time.sleep(2.0)
+        prober = _Probe(broker.port, probe["code"], probe["secret"])
+        prober.start()
+        start = time.perf_counter()
+        publishers = _publish_all(broker.port, devices, files)
+        deadline = start + 600
+        stored = 0
+        while time.perf_counter() < deadline:
+            stored = DeviceMessage.objects.filter(type="telemetry").count()
+            if stored >= total:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
+        prober.stop()
+        for p in publishers:
+            p.wait(timeout=60)
+        stop.set()
+        for g in gateways:
+            g.join(timeout=20)
+        persisted_rate = stored / elapsed
+        lags = sorted(prober.lags)
+        p50 = statistics.median(lags) * 1000 if lags else float("nan")
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000 if lags else float("nan")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_total_relation_size('devices_devicemessage'), count(*) FROM devices_devicemessage"
+            )
+            table_bytes, rows = cursor.fetchone()
+    finally:
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    bytes_per_row = table_bytes / rows
+    per_day = FLEET * 86400 / FLEET_INTERVAL_S
+    retention = settings.DEVICE_MESSAGE_RETENTION_DAYS
+    ratio = persisted_rate / raw_rate
+    print(
+        f"telemetry benchmark: {DEVICES} publishers × {PER_DEVICE} messages (QoS 1), {GATEWAYS} gateway processes, PostgreSQL"
+    )
+    print(f"raw relay (mosquitto_pub → mosquitto → mosquitto_sub): {raw_rate:10.0f} msg/s")
+    print(
+        f"persisted (… → gateway → PostgreSQL, committed):        {persisted_rate:10.0f} msg/s  ({stored}/{total} in {elapsed:.1f} s)"
+    )
+    print(f"ratio persisted / raw relay: {ratio:.2f}")
+    print(
+        f"ingest lag, publish → persisted → cloud ack (probe, {len(lags)} events): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    print(
+        f"storage: {bytes_per_row:.0f} bytes per stored message (table + indexes); a {FLEET:,}-device fleet at "
+        f"one message per {FLEET_INTERVAL_S} s writes {per_day / 1e6:.0f} M messages/day = "
+        f"{per_day * bytes_per_row / 1e9:.1f} GB/day; {retention}-day retention bounds it at "
+        f"{per_day * bytes_per_row * retention / 1e9:.0f} GB"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "telemetry",
+                "devices": DEVICES,
+                "messages": total,
+                "gateways": GATEWAYS,
+                "persisted_per_s": round(persisted_rate),
+                "raw_relay_per_s": round(raw_rate),
+                "ratio": round(ratio, 3),
+                "lag_p50_ms": round(p50, 1),
+                "lag_p99_ms": round(p99, 1),
+                "bytes_per_message": round(bytes_per_row),
+                "fleet_gb_per_day": round(per_day * bytes_per_row / 1e9, 1),
+                "retention_days": retention,
+                "python": platform.python_version(),
+            }
+        )
+    )
+    return 0
