@@ -397,7 +397,8 @@ def main() -> int:
         f"ingest lag during the flood above (its backlog included): "
         f"p50 {flood_p50:.0f} ms, p99 {flood_p99:.0f} ms",
         f"storage: {bytes_per_row:.0f} bytes per stored message (table + indexes); "
-        f"a {FLEET:,}-device fleet at one message per {FLEET_INTERVAL_S} s writes {per_day / 1e6:.0f} M messages/day = "
+        f"a {FLEET:,}-device fleet at one message per {FLEET_INTERVAL_S} s writes "
+        f"{per_day / 1e6:.0f} M messages/day = "
         f"{per_day * bytes_per_row / 1e9:.1f} GB/day; {retention}-day retention bounds it at "
         f"{per_day * bytes_per_row * retention / 1e9:.0f} GB",
     ]
