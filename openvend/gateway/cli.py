@@ -9,13 +9,13 @@ import threading
 from django.conf import settings
 
 
-def _serve(url: str) -> None:
+def _serve(url: str, index: int = 0) -> None:
     import django
 
     django.setup()
     from openvend.gateway.runner import Gateway, config_from_settings
 
-    gateway = Gateway(config_from_settings(url or None)).start()
+    gateway = Gateway(config_from_settings(url or None, index=index)).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
@@ -36,7 +36,7 @@ def run_gateway(*, url: str = "", processes: int = 1) -> int:
         _serve(url)
         return 0
     # Several processes share one subscription (MQTT_SHARED_GROUP): the broker splits the traffic.
-    children = [multiprocessing.Process(target=_serve, args=(url,), daemon=False) for _ in range(processes)]
+    children = [multiprocessing.Process(target=_serve, args=(url, i), daemon=False) for i in range(processes)]
     for child in children:
         child.start()
     try:

@@ -12,7 +12,8 @@ from typing import Any
 from django.db import connection
 
 INSERT_MESSAGES = """
-INSERT INTO devices_devicemessage (device_id, merchant_id, seq, message_id, type, machine_ts, received_at, body)
+INSERT INTO devices_devicemessage
+    (device_id, merchant_id, seq, message_id, type, machine_ts, received_at, body)
 SELECT d, m, s, i, t, ts, r, b FROM json_to_recordset(%s::json)
     AS x(d bigint, m bigint, s bigint, i varchar, t varchar, ts bigint, r timestamptz, b jsonb)
 ON CONFLICT (device_id, seq) DO NOTHING
@@ -48,6 +49,7 @@ STATE_TYPES = {
     "last_machine_ts": "bigint",
     "clock_skew_ms": "bigint",
     "last_seq": "bigint",
+    "last_birth_seq": "bigint",
     "door": "varchar",
     "door_changed_at": "timestamptz",
     "door_session": "varchar",
@@ -61,6 +63,7 @@ STATE_TYPES = {
     "weights_g": "jsonb",
     "temperature_breaches": "integer",
 }
+# Built once from the constant field map above (no input reaches it); values travel as a parameter.
 UPDATE_STATES = (
     "UPDATE devices_devicestate AS s SET "
     + ", ".join(f'"{f}" = x."{f}"' for f in STATE_TYPES)

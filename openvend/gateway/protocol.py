@@ -248,8 +248,10 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _value in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise _BadJSON(f"duplicate key {_show(duplicate)}")
+        for key, _value in pairs:
+            if key in seen:
+                raise _BadJSON(f"duplicate key {_show(key)}")
+            seen.add(key)
     return obj
 
 
@@ -328,12 +330,14 @@ def _parse(payload: object, code: str | None) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(Rejection.BAD_JSON, f"not UTF-8 (byte {exc.start})", code) from None
+    if text[0] == "\ufeff":
+        raise ProtocolError(Rejection.BAD_JSON, "payload starts with a byte-order mark", code)
     try:
         obj = _DECODER.decode(text)
     except _BadJSON as exc:
         raise ProtocolError(Rejection.BAD_JSON, str(exc), code) from None
     except json.JSONDecodeError as exc:
-        raise ProtocolError(Rejection.BAD_JSON, f"not JSON: {exc.msg} at char {exc.pos}", code) from None
+        raise ProtocolError(Rejection.BAD_JSON, f"not JSON: {exc.msg} (char {exc.pos})", code) from None
     except RecursionError:
         raise ProtocolError(Rejection.BAD_JSON, f"nested deeper than {MAX_DEPTH} levels", code) from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
@@ -443,7 +447,8 @@ def _all_of(checks: list[_Check]) -> _Check:
         return lambda x: first(x) and second(x)
 
     def check(x: Any) -> bool:
-        for one in checks:
+        # A plain loop: all() over a generator costs a frame per call on the hot path.
+        for one in checks:  # noqa: SIM110
             if not one(x):
                 return False
         return True
@@ -658,7 +663,11 @@ def _describe(name: str, instance: Any, where: str) -> str:
     try:
         from jsonschema.exceptions import best_match
 
-        error = best_match(schema_validator(name).iter_errors(instance))
+        errors = list(schema_validator(name).iter_errors(instance))
+        # An unconditional error ("'done' is not one of …") explains more than what a conditional
+        # branch demands as a consequence of it ("'code' is a required property").
+        direct = [e for e in errors if not {"then", "else"} & set(e.relative_schema_path)]
+        error = best_match(direct or errors)
     except Exception:  # the verdict is already made; only its wording is at stake here
         error = None
     if error is None:
@@ -786,7 +795,7 @@ def decode_cloud_ack(payload: bytes | bytearray | memoryview | str) -> int:
 
 class ServerClock:
     """The device's estimate of server time, learnt from command timestamps (reference for the
-    "Expiry" section of the protocol document; the simulator uses it).
+    "Expiry" section of the protocol document, for the simulator and firmware test rigs).
 
     A command's ts was stamped before it travelled, so ``ts - machine_now`` at receipt never
     overstates the offset server − machine; the largest recent value is the best estimate and errs

@@ -38,6 +38,9 @@ class GatewayConfig:
     username: str
     password: str
     shared_group: str = ""
+    # A stable id gives the gateway a persistent session: messages delivered but not yet
+    # acknowledged when it dies are redelivered when it comes back. Empty: a throwaway session.
+    client_id: str = ""
     batch_size: int = 1000
     batch_wait_s: float = 0.05
     dispatch_every_s: float = 0.2
@@ -58,8 +61,8 @@ class Gateway:
         self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"openvend-gw-{uuid.uuid4().hex[:10]}",
-            clean_session=True,
+            client_id=config.client_id or f"openvend-gw-{uuid.uuid4().hex[:10]}",
+            clean_session=not config.client_id,
             manual_ack=True,
         )
         self.client.username_pw_set(config.username, config.password)
@@ -183,7 +186,9 @@ class Gateway:
                 last_prune = time.monotonic()
 
 
-def config_from_settings(url: str | None = None) -> GatewayConfig:
+def config_from_settings(url: str | None = None, *, index: int = 0) -> GatewayConfig:
+    import socket
+
     from django.conf import settings
 
     return GatewayConfig(
@@ -191,4 +196,5 @@ def config_from_settings(url: str | None = None) -> GatewayConfig:
         username=settings.MQTT_GATEWAY_USERNAME,
         password=settings.MQTT_GATEWAY_PASSWORD,
         shared_group=settings.MQTT_SHARED_GROUP,
+        client_id=f"openvend-gw-{socket.gethostname()[:40]}-{index}",
     )

@@ -23,6 +23,7 @@ STATE_FIELDS = [
     "last_machine_ts",
     "clock_skew_ms",
     "last_seq",
+    "last_birth_seq",
     "door",
     "door_changed_at",
     "door_session",
@@ -103,6 +104,9 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
             data=body.get("data"),
             at=received,
         )
+    if message.type == "status" and message.body.get("reason") == "lwt":
+        _last_will(state, device, message, received)
+        return
     if message.seq <= state.last_seq:
         return  # a replay of something older than the state we hold
     state.last_seq = message.seq
@@ -113,6 +117,8 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
     body = message.body
     if message.type == "status":
         state.online = bool(body.get("online"))
+        if state.online:
+            state.last_birth_seq = message.seq
         state.firmware = body.get("firmware", state.firmware) or state.firmware
         state.boot_id = body.get("boot_id", state.boot_id) or state.boot_id
     elif message.type == "hb":
@@ -124,6 +130,15 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
         _event(state, device, body, received)
     if state.online and not was_online:
         alarm_resolve(device=device, kind=AlarmKind.OFFLINE, at=received)
+
+
+def _last_will(state: DeviceState, device: Device, message: Any, received: Any) -> None:
+    """The broker's last will (seq w, reserved at CONNECT just before the birth w + 1) means the
+    connection died — unless a later connection's birth has already been applied (protocol §9)."""
+    if state.last_birth_seq > message.seq + 1:
+        return
+    state.online = False
+    state.last_seq = max(state.last_seq, message.seq)
 
 
 def _set_component(state: DeviceState, device: Device, field: str, value: str, at: Any) -> None:

@@ -195,3 +195,21 @@ def test_door_left_open_without_a_session_raises_an_alarm(world_a) -> None:
     ingest_batch([feed.msg("event", {"kind": "door_opened"}, at=opened_at)], DeviceDirectory())
     assert run_sweeps(timezone.now())["door_alarms"] == 1
     assert Alarm.objects.get(device=device, kind="door_open_no_session").severity == "critical"
+
+
+def test_last_will_applies_to_its_own_connection_only(world_a) -> None:
+    device, _ = activated_device(world_a, "ING-0011")
+    feed, directory = Feed("ING-0011"), DeviceDirectory()
+    birth = {"online": True, "reason": "boot", "firmware": "2.1.0", "boot_id": "b1"}
+    # Connection 1 reserves seq 10 for its will and births with 11, then reports a while.
+    ingest_batch([feed.msg("status", birth, seq=11), feed.msg("hb", {"uptime_s": 5}, seq=12)], directory)
+    ingest_batch([feed.msg("status", {"online": False, "reason": "lwt"}, seq=10)], directory)
+    state = DeviceState.objects.get(device=device)
+    assert (state.online, state.last_seq) == (False, 12)
+    # Connection 2 births with 21 (will 20); connection 1's will, delivered late, changes nothing.
+    ingest_batch([feed.msg("status", {**birth, "reason": "reconnect"}, seq=21)], directory)
+    ingest_batch([feed.msg("status", {"online": False, "reason": "lwt"}, seq=10 + 100)], directory)
+    assert DeviceState.objects.get(device=device).online is False  # seq 110 > 21 + 1: a newer will applies
+    ingest_batch([feed.msg("status", {**birth, "reason": "reconnect"}, seq=131)], directory)
+    ingest_batch([feed.msg("status", {"online": False, "reason": "lwt"}, seq=20)], directory)
+    assert DeviceState.objects.get(device=device).online is True

@@ -55,6 +55,9 @@ class DeviceState(models.Model):
     last_machine_ts = models.BigIntegerField(_("last report (machine time, ms)"), null=True, blank=True)
     clock_skew_ms = models.BigIntegerField(_("clock skew (ms)"), null=True, blank=True)
     last_seq = models.BigIntegerField(default=0)
+    # The birth's seq of the connection we believe is current: a last will (seq reserved just
+    # before its own birth) applies only to that connection or an older one.
+    last_birth_seq = models.BigIntegerField(default=0)
     door = models.CharField(_("door"), max_length=10, choices=DoorState.choices, blank=True, default="")
     door_changed_at = models.DateTimeField(null=True, blank=True)
     door_session = models.CharField(max_length=64, blank=True)

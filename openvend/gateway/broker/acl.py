@@ -167,7 +167,9 @@ def gateway_may_publish(topic: str, *, gateway_username: str = "") -> bool:
     return topic_matches(GATEWAY_PUBLISH_FILTER, topic) and not _names_gateway(topic, gateway_username)
 
 
-def gateway_may_subscribe(topic_filter: str, *, gateway_username: str = "", allow_shared: bool = True) -> bool:
+def gateway_may_subscribe(
+    topic_filter: str, *, gateway_username: str = "", allow_shared: bool = True
+) -> bool:
     """The plain filter or ``$share/<group>/`` + filter, within ``ov/v1/d/+/up/#``.
 
     ``allow_shared=False`` refuses the shared form, for brokers that would take ``$share/...``

@@ -17,6 +17,8 @@ Mosquitto 2.0 behaviour the ACL relies on (checked against a real 2.0.11 broker 
 * ``pattern`` lines apply to every user, the gateway included, and are refused to usernames
   containing ``+``, ``#`` or ``/``. The gateway's ``topic deny`` line keeps the patterns from
   granting it the topics of a "device" named like the gateway account.
+* The ACL file says nothing about client ids: see ``render_broker_config`` for the device
+  listener's ``use_username_as_clientid``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ _MOSQUITTO_HASH = re.compile(r"\$7\$[0-9]+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+
 # Characters that would break a line-oriented Mosquitto file or its space-separated tokens.
 _UNSAFE_IN_NAME = re.compile(r"[\s:#]")
 _UNSAFE_IN_VALUE = re.compile(r"[\r\n\x00]")
+
 
 def _check_username(username: str) -> None:
     if not username or _UNSAFE_IN_NAME.search(username) or "+" in username or "/" in username:
@@ -117,9 +120,16 @@ def render_broker_config(
         certfile /etc/mosquitto/certs/fullchain.pem
         keyfile /etc/mosquitto/certs/privkey.pem
         tls_version tlsv1.2
+        use_username_as_clientid true
         # for client certificates as well as passwords:
         # cafile /etc/mosquitto/certs/device-ca.pem
         # require_certificate true
+
+    ``use_username_as_clientid`` applies to that listener only (also with
+    ``per_listener_settings false``): it makes a device's client id its code, so a device cannot
+    take over another device's session by connecting with that device's client id, which the ACL
+    file cannot prevent. It must not be set on the gateway's listener: several gateway processes
+    share one username and need distinct client ids.
 
     and sets ``MOSQUITTO_PASSWORD_FILE``, ``MOSQUITTO_ACL_FILE`` and ``MOSQUITTO_PID_FILE`` for
     OpenVend to the paths used here, so that credential changes reach the broker.

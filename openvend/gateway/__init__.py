@@ -1,0 +1,1 @@
+"""The device gateway: the MQTT protocol (protocol.py, schemas/) and the path from broker to database."""
