@@ -36,6 +36,13 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
     print_logins(logins, base_url)
     if not serve:
         return 0
+    from openvend.demo.fleet import start_demo_fleet
+
+    fleet = start_demo_fleet(settings.VAR_DIR)
+    print(
+        f"  Device broker:    {fleet.url} ({len(fleet.fleet.devices)} simulated cabinets online)\n",
+        flush=True,
+    )
     # The task worker runs beside the web server as a child process and stops with it.
     worker = subprocess.Popen([sys.executable, "-m", "openvend", "worker"])
     try:
@@ -43,6 +50,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        fleet.stop()
         worker.terminate()
         worker.wait(timeout=10)
     return 0
