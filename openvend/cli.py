@@ -5,6 +5,8 @@ openvend serve      serve the web app with gunicorn (settings from DJANGO_SETTIN
 openvend migrate    apply database migrations
 openvend worker     run the background task worker
 openvend gateway    run the MQTT gateway between devices and the database
+openvend device provision   create simulated devices and print their broker credentials (JSON)
+openvend simulate   run a fleet of simulated devices against the broker
 openvend bench N    run benchmark N (`openvend bench --list`)
 openvend manage …   any Django management command
 """
@@ -84,6 +86,31 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return run_gateway(url=args.url, processes=args.processes)
 
 
+def cmd_device_provision(args: argparse.Namespace) -> int:
+    _setup()
+    from openvend.simulator.cli import run_provision
+
+    return run_provision(
+        merchant=args.merchant, count=args.count, prefix=args.prefix, site=args.site, url=args.url
+    )
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    _setup()
+    from openvend.simulator.cli import run_simulate
+
+    return run_simulate(
+        devices=args.devices,
+        merchant=args.merchant,
+        url=args.url,
+        heartbeat=args.heartbeat,
+        telemetry=args.telemetry,
+        duration=args.duration,
+        prefix=args.prefix,
+        seed=args.seed,
+    )
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     _manage(*args.extra)
@@ -123,6 +150,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes", type=int, default=1, help="gateway processes sharing the subscription"
     )
     gateway.set_defaults(func=cmd_gateway)
+
+    device = sub.add_parser("device", help="device tools")
+    device_sub = device.add_subparsers(dest="device_command", required=True)
+    provision = device_sub.add_parser(
+        "provision", help="register and activate simulated devices; print their credentials as JSON"
+    )
+    provision.add_argument("--merchant", default=None, help="merchant code (default: the first active)")
+    provision.add_argument("--count", type=int, default=1)
+    provision.add_argument("--prefix", default="SIM", help="device codes are PREFIX-0001, PREFIX-0002, …")
+    provision.add_argument("--site", default=None, help="site code of the merchant")
+    provision.add_argument("--url", default="", help="broker URL to print (default: MQTT_URL)")
+    provision.set_defaults(func=cmd_device_provision)
+
+    simulate = sub.add_parser("simulate", help="run simulated devices against the broker")
+    simulate.add_argument("--devices", type=int, required=True)
+    simulate.add_argument("--merchant", default=None, help="merchant code (default: the first active)")
+    simulate.add_argument(
+        "--url", default="", help="broker URL (default: MQTT_URL, else the demo's embedded broker)"
+    )
+    simulate.add_argument("--heartbeat", type=float, default=30.0, help="seconds between heartbeats")
+    simulate.add_argument("--telemetry", type=float, default=60.0, help="seconds between telemetry reports")
+    simulate.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: Ctrl-C)")
+    simulate.add_argument("--prefix", default="SIM")
+    simulate.add_argument("--seed", type=int, default=0, help="seed of the simulated sensor noise")
+    simulate.set_defaults(func=cmd_simulate)
 
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("extra", nargs=argparse.REMAINDER)

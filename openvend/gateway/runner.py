@@ -146,7 +146,7 @@ class Gateway:
             batch = self._next_batch()
             if not batch:
                 continue
-            result = ingest_batch([item for item, _mid, _qos in batch], self.directory)
+            result = self._ingest_until_stored([item for item, _mid, _qos in batch])
             # Committed: now the broker may forget these messages, and the devices their outboxes.
             for _item, mid, qos in batch:
                 if qos > 0:
@@ -160,6 +160,21 @@ class Gateway:
                 dead=result.dead,
                 acks_sent=len(result.acks),
             )
+
+    def _ingest_until_stored(self, items: list[Received]) -> Any:
+        """Never drop a batch: it is not yet acknowledged to the broker, which would not send it
+        again while this session lives. A database hiccup is retried with backoff."""
+        delay = 0.1
+        while True:
+            try:
+                return ingest_batch(items, self.directory)
+            except Exception:  # noqa: BLE001 - logged; the batch is retried, not lost
+                self.stats["retries"] += 1
+                logger.exception("ingest failed; retrying the batch")
+                close_old_connections()
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 5.0)
 
     def _dispatch_loop(self) -> None:
         while not self._stop.wait(self.config.dispatch_every_s):

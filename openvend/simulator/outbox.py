@@ -1,24 +1,26 @@
 """What a device must not forget: its sequence counter, the messages the cloud has not yet
-acknowledged, and the answers it gave to commands.
+acknowledged (the outbox, docs/device-protocol.md §6.1) and the answers it gave to commands (the
+command journal, §7.3).
 
-A real controller keeps these in flash. Here they live in memory, or in a JSON file when a
-path is given, so a simulated device rebuilt from the same file continues where it stopped:
-it never reuses a sequence number and replays what the cloud never confirmed.
-Not thread-safe on its own: the device serialises access under its lock.
+A real controller keeps these in flash. Here they live in memory, or in a JSON file when a path is
+given, so a simulated device rebuilt from the same file continues where it stopped: it never reuses
+a sequence number, replays what the cloud never confirmed and answers a redelivered command as
+before. Not thread-safe on its own: the device serialises access under its lock.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# Command answers remembered for re-delivered ids. A command outlives its expiry by little,
-# so a few hundred recent ids cover any broker redelivery.
+# Command answers remembered for redelivered ids (the protocol asks for at least 256).
 REMEMBERED_COMMANDS = 512
+# The protocol's minimum outbox size; beyond it the oldest events (never acks) are dropped.
+OUTBOX_LIMIT = 1000
 # Sequence numbers are reserved on disk in blocks, as firmware does to spare its flash: after a
 # restart the device skips the rest of the block. Gaps are harmless; reuse would not be.
 SEQ_BLOCK = 100
@@ -29,16 +31,19 @@ class Entry:
     seq: int
     topic: str
     payload: bytes
-    sent_at: float = 0.0  # time.monotonic() of the last (re)publication; 0 = never sent
 
 
 class Outbox:
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, limit: int = OUTBOX_LIMIT, first_seq: int = 1
+    ) -> None:
+        """`first_seq` applies only when nothing was persisted yet."""
         self.path = Path(path) if path else None
-        self._next_seq = 1
-        self._seq_ceiling = 1  # persisted: every seq below it may have been used
+        self.limit = limit
+        self._next_seq = first_seq
+        self._seq_ceiling = first_seq  # persisted: every seq below it may have been used
         self._entries: dict[int, Entry] = {}
-        self._answers: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._answers: OrderedDict[str, dict[str, Any]] = OrderedDict()
         if self.path is not None and self.path.exists():
             self._load(self.path)
 
@@ -57,11 +62,19 @@ class Outbox:
         return self._next_seq
 
     # Unacknowledged messages --------------------------------------------------------------
-    def add(self, seq: int, topic: str, payload: bytes) -> Entry:
-        entry = Entry(seq, topic, payload)
-        self._entries[seq] = entry
+    def add(self, seq: int, topic: str, payload: bytes) -> int:
+        """Store a new message; returns how many old events had to make room for it."""
+        self._entries[seq] = Entry(seq, topic, payload)
+        dropped = 0
+        if len(self._entries) > self.limit:
+            # Acks are never dropped: a lost one would leave a command's outcome unknown for good.
+            for old in [s for s in sorted(self._entries) if self._entries[s].topic.endswith("/event")]:
+                if len(self._entries) <= self.limit or old == seq:
+                    break
+                del self._entries[old]
+                dropped += 1
         self._save()
-        return entry
+        return dropped
 
     def prune(self, upto: int) -> int:
         """The cloud acknowledged everything up to `upto` (cumulative): forget those entries."""
@@ -75,25 +88,20 @@ class Outbox:
     def entries(self) -> list[Entry]:
         return [self._entries[seq] for seq in sorted(self._entries)]
 
-    def due(self, older_than_s: float, now: float | None = None) -> list[Entry]:
-        """Entries sent at least `older_than_s` ago and still unacknowledged, in seq order."""
-        now = time.monotonic() if now is None else now
-        return [e for e in self.entries() if e.sent_at and now - e.sent_at >= older_than_s]
-
     def seqs(self) -> list[int]:
         return sorted(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    # Command answers ----------------------------------------------------------------------
-    def remember_answer(self, command_id: str, topic: str, payload: bytes) -> None:
-        self._answers[command_id] = (topic, payload)
+    # The command journal ------------------------------------------------------------------
+    def remember_answer(self, command_id: str, body: dict[str, Any]) -> None:
+        self._answers[command_id] = body
         while len(self._answers) > REMEMBERED_COMMANDS:
             self._answers.popitem(last=False)
         self._save()
 
-    def answer(self, command_id: str) -> tuple[str, bytes] | None:
+    def answer(self, command_id: str) -> dict[str, Any] | None:
         return self._answers.get(command_id)
 
     # Persistence --------------------------------------------------------------------------
@@ -103,8 +111,8 @@ class Outbox:
         for raw in data.get("entries", []):
             entry = Entry(int(raw["seq"]), raw["topic"], raw["payload"].encode("utf-8"))
             self._entries[entry.seq] = entry
-        for command_id, topic, payload in data.get("answers", []):
-            self._answers[command_id] = (topic, payload.encode("utf-8"))
+        for command_id, body in data.get("answers", []):
+            self._answers[command_id] = body
 
     def _save(self) -> None:
         if self.path is None:
@@ -114,10 +122,10 @@ class Outbox:
             "entries": [
                 {"seq": e.seq, "topic": e.topic, "payload": e.payload.decode("utf-8")} for e in self.entries()
             ],
-            "answers": [[cid, topic, payload.decode("utf-8")] for cid, (topic, payload) in self._answers.items()],
+            "answers": [[command_id, body] for command_id, body in self._answers.items()],
         }
         # Written beside and renamed over: a crash mid-write leaves the previous file intact.
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), "utf-8")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), "utf-8")
         os.replace(tmp, self.path)

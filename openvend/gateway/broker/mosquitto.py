@@ -140,6 +140,10 @@ def render_broker_config(
         "# OpenVend device broker (Mosquitto 2).",
         "per_listener_settings false",
         "allow_anonymous false",
+        # The gateway acknowledges a whole batch after it committed (manual PUBACK), so it needs
+        # far more than Mosquitto's default of 20 QoS 1 messages in flight.
+        "max_inflight_messages 0",
+        "max_queued_messages 100000",
         f"password_file {_config_value('password_file', password_path)}",
         f"acl_file {_config_value('acl_file', acl_path)}",
     ]
