@@ -65,7 +65,7 @@ STATE_TYPES = {
 }
 # Built once from the constant field map above (no input reaches it); values travel as a parameter.
 UPDATE_STATES = (
-    "UPDATE devices_devicestate AS s SET "
+    "UPDATE devices_devicestate AS s SET "  # noqa: S608
     + ", ".join(f'"{f}" = x."{f}"' for f in STATE_TYPES)
     + " FROM json_to_recordset(%s::json) AS x(device_id bigint, "
     + ", ".join(f'"{f}" {t}' for f, t in STATE_TYPES.items())

@@ -168,7 +168,7 @@ class Gateway:
         while True:
             try:
                 return ingest_batch(items, self.directory)
-            except Exception:  # noqa: BLE001 - logged; the batch is retried, not lost
+            except Exception:
                 self.stats["retries"] += 1
                 logger.exception("ingest failed; retrying the batch")
                 close_old_connections()

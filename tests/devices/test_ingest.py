@@ -69,7 +69,7 @@ def test_old_replay_does_not_roll_state_back(world_a) -> None:
 
 
 def test_bad_messages_are_dead_lettered_and_change_nothing(world_a, world_b) -> None:
-    device, _ = activated_device(world_a, "ING-0003")
+    activated_device(world_a, "ING-0003")
     activated_device(world_b, "ING-0004")
     now = timezone.now()
     good_topic, good = protocol.encode_up("ING-0003", "hb", seq=1, body={"uptime_s": 5})

@@ -140,7 +140,12 @@ def test_fleet_counts_on_the_dashboard(world_a, client) -> None:
     DeviceState.objects.filter(device=first).update(online=True)
     alarm_raise(device=second, kind="offline")
     alarm_raise(device=second, kind="camera_fault")
-    assert fleet_counts(world_a.user("merchant_admin")) == {"total": 2, "online": 1, "offline": 1, "abnormal": 1}
+    assert fleet_counts(world_a.user("merchant_admin")) == {
+        "total": 2,
+        "online": 1,
+        "offline": 1,
+        "abnormal": 1,
+    }
     # Operations in 上海徐汇 do not see the 华南 cabinet.
     assert fleet_counts(world_a.user("operations")) == {"total": 1, "online": 1, "offline": 0, "abnormal": 0}
     assert console_login(client, world_a.users["merchant_admin"].username, PASSWORD)

@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
-from django.db import OperationalError
 import pytest
+from django.db import OperationalError
 from paho.mqtt.enums import CallbackAPIVersion
 
 from openvend.devices import commands

@@ -71,7 +71,7 @@ class DeviceSerializer(serializers.ModelSerializer):
     site = ScopedRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
     group = ScopedRelatedField(queryset=DeviceGroup.objects.all(), allow_null=True, required=False)
     state = DeviceStateSerializer(read_only=True)
-    kind = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    kind: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = Device
