@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from openvend.devices.commands import command_mark_sent, commands_due
@@ -120,7 +120,7 @@ class Gateway:
                     logger.exception("gateway loop failed; continuing")
                     close_old_connections()
                     time.sleep(0.5)
-            close_old_connections()
+            connection.close()  # this thread's own connection; the database must not keep it
 
         return run
 

@@ -151,3 +151,45 @@ def test_fleet_counts_on_the_dashboard(world_a, client) -> None:
     assert console_login(client, world_a.users["merchant_admin"].username, PASSWORD)
     page = client.get("/console/").content.decode()
     assert "Devices online" in page or "在线设备" in page
+
+
+def test_machine_group_scope_shows_only_that_groups_devices(world_a) -> None:
+    """A machine group (机器组) handed to one member of staff as their data scope."""
+    from openvend.accounts import services as accounts
+    from openvend.accounts.models import User
+
+    in_group, _ = activated_device(world_a, "GRP-0001", site="sz-1")
+    activated_device(world_a, "GRP-0002", site="sz-1")
+    services.device_update(actor=None, device=in_group, data={"group": world_a.group})
+    role = accounts.role_create(
+        actor=None,
+        merchant=world_a.merchant,
+        code="group-ops",
+        name="机组运维",
+        data_scope="device_groups",
+        permissions=["devices.view_device", "menu.devices"],
+        device_groups=[world_a.group],
+    )
+    user = accounts.user_create(
+        actor=None,
+        merchant=world_a.merchant,
+        username="group-ops-1",
+        password="Correct-Horse-42",
+        roles=[role],
+    )
+    visible = list(Device.objects.restrict(User.objects.get(pk=user.pk)).values_list("code", flat=True))
+    assert visible == ["GRP-0001"]
+    response = client_for(User.objects.get(pk=user.pk)).get("/api/v1/devices/")
+    assert [row["code"] for row in response.json()["results"]] == ["GRP-0001"]
+
+
+def test_site_page_lists_its_devices(world_a, client) -> None:
+    from tests.conftest import console_login
+    from tests.world import PASSWORD
+
+    activated_device(world_a, "SITE-0001", site="sh-2")
+    assert console_login(client, world_a.users["merchant_admin"].username, PASSWORD)
+    page = client.get(f"/console/merchants/site/{world_a.sites['sh-2'].pk}/change/").content.decode()
+    assert "SITE-0001" in page
+    device_page = client.get(f"/console/devices/device/{Device.objects.get(code='SITE-0001').pk}/change/")
+    assert device_page.status_code == 200 and world_a.sites["sh-2"].name in device_page.content.decode()

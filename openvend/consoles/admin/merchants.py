@@ -7,11 +7,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
 from openvend.consoles.admin.base import ConsoleModelAdmin, is_platform, register
 from openvend.consoles.sites import merchant_console, platform_console
 from openvend.core.errors import OpenVendError
+from openvend.devices.models import Device
 from openvend.merchants import services
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
@@ -134,8 +136,22 @@ class OrgUnitAdmin(ConsoleModelAdmin):
         form.save_m2m()
 
 
+class SiteDeviceInline(TabularInline):
+    """Devices at this site (and, from a device's page, its site): 点位查设备 / 设备查点位."""
+
+    model = Device
+    fk_name = "site"
+    fields = ["code", "name", "kind", "status", "service_expires_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+
 @register(Site, platform_console, merchant_console)
 class SiteAdmin(ConsoleModelAdmin):
+    inlines = [SiteDeviceInline]
     list_display = ["name", "code", "org_unit", "city", "address", "is_active"]
     list_filter = ["is_active", "city"]
     search_fields = ["name", "code", "address", "city", "district"]
