@@ -8,12 +8,12 @@ from django.http import HttpRequest
 
 
 def open_alarm_count(request: HttpRequest) -> str:
-    """Sidebar badge: live alarms the user can see (empty when none, so no badge shows)."""
+    """Sidebar badge: how many live alarms the user can see."""
     from openvend.devices.alarms import LIVE
     from openvend.devices.models import Alarm
 
     count = Alarm.objects.restrict(request.user, "view").filter(status__in=LIVE).count()
-    return str(count) if count else ""
+    return str(count)
 
 
 def __getattr__(name: str) -> Any:

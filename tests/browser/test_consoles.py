@@ -137,3 +137,36 @@ def test_staff_mobile_page_fits_a_phone(browser, live_server, world_a) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     _shot(page, "mobile-home-zh")
     context.close()
+
+
+def test_device_page_shows_live_state_and_sends_a_command(browser, live_server, world_a) -> None:
+    from openvend.devices.models import Command, DeviceState
+    from tests.devices.factories import activated_device
+
+    device, _ = activated_device(world_a, "WEB-0001")
+    DeviceState.objects.filter(device=device).update(
+        online=True, door="closed", lock="locked", temperature_c=4.5
+    )
+    page, _ = _sign_in(
+        browser, live_server.url, "console", world_a.users["operations"].username, "en-US", "en"
+    )
+    page.locator("a[href='/console/devices/device/']").first.click()
+    page.wait_for_url("**/console/devices/device/")
+    listing = page.inner_text("#result_list")
+    assert "WEB-0001" in listing and "Online" in listing
+    page.locator("#result_list a", has_text="WEB-0001").first.click()
+    page.wait_for_url(f"**/console/devices/device/{device.pk}/change/")
+    body = page.inner_text("body")
+    assert "door: Closed" in body and "temperature (°C): 4.50" in body
+    _shot(page, "device-page-en")
+    page.get_by_text("Open door", exact=True).first.click()
+    page.wait_for_url(f"**/console/devices/device/{device.pk}/change/")
+    assert "Command sent: Open door" in page.inner_text("body")
+    command = Command.objects.get(device=device)
+    assert (command.kind, command.status, command.params) == (
+        "open_door",
+        "pending",
+        {"door": 1, "mode": "staff"},
+    )
+    assert command.created_by_id == world_a.users["operations"].pk
+    page.context.close()
