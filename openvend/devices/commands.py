@@ -118,7 +118,16 @@ def command_ack(
         result_data=data or {},
         updated_at=timezone.now(),
     )
+    if updated and status == CommandStatus.SUCCEEDED:
+        _apply_setting(device_id, command_id)
     return bool(updated)
+
+
+def _apply_setting(device_id: int, command_id: str) -> None:
+    """A setting the device confirmed becomes the device's recorded setting."""
+    command = Command.objects.only("kind", "params").get(pk=command_id)
+    if command.kind == CommandKind.SET_FOREIGN_OBJECT_LOCK:
+        Device.objects.filter(pk=device_id).update(foreign_object_lock=bool(command.params.get("enabled")))
 
 
 def commands_expire(*, now: datetime | None = None) -> int:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/", views.MobileLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="mobile:login"), name="logout"),
     path("scan/<str:token>/", views.scan, name="scan"),
+    path("devices/activate/", views.activate_device, name="activate-device"),
 ]

@@ -44,3 +44,35 @@ def scan(request: HttpRequest, token: str) -> HttpResponse:
     if device is None:
         return render(request, "mobile/scan.html", {"error": _("This device is not in service.")}, status=404)
     return render(request, "mobile/scan.html", {"device": device, "flow": flow})
+
+
+@login_required(login_url="mobile:login")
+def activate_device(request: HttpRequest) -> HttpResponse:
+    """Staff activate a cabinet on site: scan its QR (which opens this page with ?code=) or type
+    the code, choose the site, and get the broker credentials to enter into the cabinet once."""
+    from django.core.exceptions import PermissionDenied
+
+    from openvend.core.errors import OpenVendError
+    from openvend.devices.services import device_activate
+
+    user: Any = request.user
+    if user.merchant is None or not user.has_perm("devices.add_device"):
+        raise PermissionDenied
+    sites = list(Site.objects.restrict(user, "view").order_by("name"))
+    context: dict[str, Any] = {"sites": sites, "code": request.GET.get("code", "").strip()}
+    if request.method == "POST":
+        context["code"] = request.POST.get("code", "").strip()
+        site = next((s for s in sites if str(s.pk) == request.POST.get("site")), None)
+        try:
+            device, secret = device_activate(
+                actor=user,
+                merchant=user.merchant,
+                code=context["code"],
+                name=request.POST.get("name", ""),
+                site=site,
+            )
+        except OpenVendError as exc:
+            context["error"] = exc.message
+            return render(request, "mobile/activate.html", context, status=400)
+        context.update(device=device, secret=secret)
+    return render(request, "mobile/activate.html", context)

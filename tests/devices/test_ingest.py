@@ -213,3 +213,20 @@ def test_last_will_applies_to_its_own_connection_only(world_a) -> None:
     ingest_batch([feed.msg("status", {**birth, "reason": "reconnect"}, seq=131)], directory)
     ingest_batch([feed.msg("status", {"online": False, "reason": "lwt"}, seq=20)], directory)
     assert DeviceState.objects.get(device=device).online is True
+
+
+def test_a_confirmed_foreign_object_switch_is_recorded_on_the_device(world_a) -> None:
+    device, _ = activated_device(world_a, "ING-0012")
+    command = commands.command_send(
+        actor=world_a.user("operations"),
+        device=device,
+        kind="set_foreign_object_lock",
+        params={"enabled": True},
+    )
+    device.refresh_from_db()
+    assert device.foreign_object_lock is False  # not until the device confirms
+    ingest_batch(
+        [Feed("ING-0012").msg("ack", {"cmd_id": str(command.pk), "result": "ok"})], DeviceDirectory()
+    )
+    device.refresh_from_db()
+    assert device.foreign_object_lock is True

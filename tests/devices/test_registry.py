@@ -11,7 +11,7 @@ from openvend.audit.models import AuditLogEntry
 from openvend.core.errors import OpenVendError
 from openvend.devices import credentials, services
 from openvend.devices.models import Device, DeviceCredential, DeviceServiceGrant, DeviceState
-from tests.conftest import client_for
+from tests.conftest import client_for, console_login
 from tests.devices.factories import activated_device, gravity_kind
 
 
@@ -132,7 +132,6 @@ def test_activation_and_device_api_are_tenant_scoped(world_a, world_b) -> None:
 def test_fleet_counts_on_the_dashboard(world_a, client) -> None:
     from openvend.devices.alarms import alarm_raise
     from openvend.devices.selectors import fleet_counts
-    from tests.conftest import console_login
     from tests.world import PASSWORD
 
     first, _ = activated_device(world_a, "CNT-0001")
@@ -184,7 +183,6 @@ def test_machine_group_scope_shows_only_that_groups_devices(world_a) -> None:
 
 
 def test_site_page_lists_its_devices(world_a, client) -> None:
-    from tests.conftest import console_login
     from tests.world import PASSWORD
 
     activated_device(world_a, "SITE-0001", site="sh-2")
@@ -193,3 +191,29 @@ def test_site_page_lists_its_devices(world_a, client) -> None:
     assert "SITE-0001" in page
     device_page = client.get(f"/console/devices/device/{Device.objects.get(code='SITE-0001').pk}/change/")
     assert device_page.status_code == 200 and world_a.sites["sh-2"].name in device_page.content.decode()
+
+
+def test_staff_activate_a_cabinet_from_the_phone(world_a, client) -> None:
+    from tests.world import PASSWORD
+
+    services.device_register(actor=None, code="PHONE-0001", kind=gravity_kind())
+    client.post("/m/login/", {"username": world_a.users["operations"].username, "password": PASSWORD})
+    form = client.get("/m/devices/activate/?code=PHONE-0001")
+    assert form.status_code == 200 and 'value="PHONE-0001"' in form.content.decode()
+    missing = client.post("/m/devices/activate/", {"code": "PHONE-9999", "site": ""})
+    assert missing.status_code == 400 and "设备未维护" in missing.content.decode()
+    done = client.post(
+        "/m/devices/activate/", {"code": "PHONE-0001", "name": "前台柜", "site": world_a.sites["sh-1"].pk}
+    )
+    assert done.status_code == 200
+    device = Device.objects.get(code="PHONE-0001")
+    assert (device.merchant_id, device.site_id, device.name) == (
+        world_a.merchant.pk,
+        world_a.sites["sh-1"].pk,
+        "前台柜",
+    )
+    secret = done.content.decode().split('<code id="secret">')[1].split("</code>")[0]
+    assert credentials.verify_secret(secret, DeviceCredential.objects.get(device=device).secret_hash)
+    client.logout()
+    client.post("/m/login/", {"username": world_a.users["finance"].username, "password": PASSWORD})
+    assert client.get("/m/devices/activate/").status_code == 403
