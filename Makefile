@@ -44,11 +44,11 @@ migrations-check: $(STAMP)
 
 # The OpenAPI schema is committed; a change to the API must update docs/openapi.yaml on purpose.
 schema: $(STAMP)
-	DJANGO_SETTINGS_MODULE=openvend.config.settings.test $(BIN)/python -m django spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
+	DJANGO_SETTINGS_MODULE=openvend.config.settings.test $(BIN)/python -m django spectacular --lang en --validate --fail-on-warn --file $(VENV)/openapi.yaml
 	diff -u docs/openapi.yaml $(VENV)/openapi.yaml
 
 schema-update: $(STAMP)
-	DJANGO_SETTINGS_MODULE=openvend.config.settings.test $(BIN)/python -m django spectacular --validate --fail-on-warn --file docs/openapi.yaml
+	DJANGO_SETTINGS_MODULE=openvend.config.settings.test $(BIN)/python -m django spectacular --lang en --validate --fail-on-warn --file docs/openapi.yaml
 
 messages: $(STAMP)
 	cd openvend && ../$(BIN)/python -m django makemessages -l zh_Hans -l en --settings=openvend.config.settings.test --ignore='migrations/*' --ignore='static/*' --ignore='consoles/locale/*'
