@@ -241,6 +241,11 @@ def test_console_change_of_a_site_is_audited_with_before_and_after(world_a, clie
             "address": site.address,
             "latitude": "31.200000",
             "longitude": "121.400000",
+            # The site page's devices inline (empty here) posts its management form too.
+            "devices-TOTAL_FORMS": "0",
+            "devices-INITIAL_FORMS": "0",
+            "devices-MIN_NUM_FORMS": "0",
+            "devices-MAX_NUM_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -25,3 +25,5 @@ STORAGES = {
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "1000/min"}}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Tests serve static files from the apps (staticfiles finders), never from a collected STATIC_ROOT.
+STATIC_ROOT = None
