@@ -39,6 +39,12 @@ def check_mqtt(url: str, timeout: float = 3.0) -> str:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"openvend-health-{time.monotonic_ns()}")
     if parsed.username:
         client.username_pw_set(parsed.username, parsed.password)
+    else:
+        # The broker refuses anonymous clients: probe with the gateway's own account.
+        from django.conf import settings
+
+        if settings.MQTT_GATEWAY_PASSWORD:
+            client.username_pw_set(settings.MQTT_GATEWAY_USERNAME, settings.MQTT_GATEWAY_PASSWORD)
     if parsed.scheme in {"mqtts", "ssl"}:
         client.tls_set()
     result: dict[str, object] = {}

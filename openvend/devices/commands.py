@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -108,9 +109,11 @@ def command_ack(
     data: Any = None,
     at: datetime | None = None,
 ) -> bool:
-    """Record a device's answer. A repeated ACK, or one for a finished command, changes nothing."""
+    """Record a device's answer. It is authoritative even after the cloud gave up waiting (a late
+    ACK replaces "timed out"); a repeated ACK for a command already answered changes nothing."""
     status = RESULT_STATUS.get(result, CommandStatus.FAILED)
-    updated = Command.objects.filter(pk=command_id, device_id=device_id, status__in=UNFINISHED).update(
+    answerable = Q(status__in=UNFINISHED) | Q(status=CommandStatus.EXPIRED, result_code="E_EXPIRED")
+    updated = Command.objects.filter(answerable, pk=command_id, device_id=device_id).update(
         status=status,
         finished_at=at or timezone.now(),
         result_code=code or result,
@@ -134,5 +137,5 @@ def commands_expire(*, now: datetime | None = None) -> int:
     """Commands with no answer by their expiry are failed as timed out."""
     now = now or timezone.now()
     return Command.objects.filter(status__in=UNFINISHED, expires_at__lte=now).update(
-        status=CommandStatus.EXPIRED, finished_at=now, result_code="E_TIMEOUT", updated_at=now
+        status=CommandStatus.EXPIRED, finished_at=now, result_code="E_EXPIRED", updated_at=now
     )

@@ -33,7 +33,9 @@ def _broker_changed() -> None:
     """Credentials changed: regenerate the broker's password and ACL files after commit."""
     from openvend.gateway.broker import notify_credentials_changed
 
-    transaction.on_commit(notify_credentials_changed)
+    # robust: the change is committed; a broker-file hiccup must not fail the request (and lose
+    # the one-time secret) after the fact.
+    transaction.on_commit(notify_credentials_changed, robust=True)
 
 
 def device_register(*, actor: Any, code: str, kind: DeviceKind, batch: str = "") -> DeviceRegistration:
@@ -179,6 +181,12 @@ def device_service_grant(
 
 def device_qr_token(device: Device, flow: str | None = None) -> str:
     """The signed payload behind a device's QR code: a forged or altered code opens nothing."""
+    if flow is not None and flow not in ShoppingFlow.values:
+        raise OpenVendError(
+            DeviceErrorCode.BAD_QR,
+            _("Unknown shopping flow %(flow)s.") % {"flow": flow},
+            fields={"flow": [_("Choose open_shelf, semi_auto or full_auto.")]},
+        )
     return signing.dumps({"d": device.code, "f": flow or device.default_flow}, salt=QR_SALT, compress=True)
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from openvend.devices.choices import DeviceStatus
-from openvend.devices.models import DeadLetter, Device, DeviceMessage
+from openvend.devices.models import DeadLetter, Device, DeviceCredential, DeviceMessage
 from openvend.gateway import pgwrite, protocol
 from openvend.gateway.state import apply_messages
 
@@ -61,11 +62,16 @@ class DeviceDirectory:
         now = time.monotonic()
         missing = {c for c in codes if c not in self._cache or self._cache[c][0] < now}
         if missing:
+            # A device may talk while it is active and holds an unrevoked credential (protocol §10).
+            credential = DeviceCredential.objects.filter(device=OuterRef("pk"), revoked_at__isnull=True)
+            rows = (
+                Device.objects.filter(code__in=missing)
+                .annotate(has_credential=Exists(credential))
+                .values_list("pk", "code", "merchant_id", "status", "has_credential")
+            )
             found = {
-                code: DeviceRef(pk, merchant_id, status == DeviceStatus.ACTIVE)
-                for pk, code, merchant_id, status in Device.objects.filter(code__in=missing).values_list(
-                    "pk", "code", "merchant_id", "status"
-                )
+                code: DeviceRef(pk, merchant_id, status == DeviceStatus.ACTIVE and has_credential)
+                for pk, code, merchant_id, status, has_credential in rows
             }
             for code in missing:
                 self._cache[code] = (now + self.ttl, found.get(code))
@@ -94,6 +100,8 @@ def ingest_batch(items: list[Received], directory: DeviceDirectory) -> BatchResu
     dead: list[DeadLetter] = []
     decoded: list[tuple[protocol.UpMessage, Received]] = []
     for item in items:
+        if not item.payload and item.topic.endswith("/up/status"):
+            continue  # an empty retained payload only clears a retired device's retained status (§9)
         try:
             decoded.append((protocol.decode_up(item.topic, item.payload), item))
         except protocol.ProtocolError as exc:

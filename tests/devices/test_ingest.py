@@ -168,7 +168,7 @@ def test_command_ack_is_idempotent_and_timeouts_fail(world_a) -> None:
     assert (ok.status, ok.result_code, ok.result_data) == ("succeeded", "ok", {"sensors": 4})
     run_sweeps(timezone.now() + timedelta(seconds=6))
     late.refresh_from_db()
-    assert (late.status, late.result_code) == ("expired", "E_TIMEOUT")
+    assert (late.status, late.result_code) == ("expired", "E_EXPIRED")
     assert Command.objects.filter(status="pending").count() == 0
 
 
@@ -230,3 +230,29 @@ def test_a_confirmed_foreign_object_switch_is_recorded_on_the_device(world_a) ->
     )
     device.refresh_from_db()
     assert device.foreign_object_lock is True
+
+
+def test_revoked_credential_means_refused_and_late_ack_is_authoritative(world_a) -> None:
+    from openvend.devices.services import device_credentials_revoke
+
+    device, _ = activated_device(world_a, "ING-0013")
+    command = commands.command_send(
+        actor=world_a.user("operations"), device=device, kind="self_test", ttl_s=5
+    )
+    run_sweeps(timezone.now() + timedelta(seconds=6))
+    command.refresh_from_db()
+    assert (command.status, command.result_code) == ("expired", "E_EXPIRED")
+    feed = Feed("ING-0013")
+    ingest_batch([feed.msg("ack", {"cmd_id": str(command.pk), "result": "ok"})], DeviceDirectory())
+    command.refresh_from_db()
+    assert (command.status, command.result_code) == ("succeeded", "ok")  # the device's word wins
+    device_credentials_revoke(actor=None, device=device)
+    result = ingest_batch([feed.msg("hb", {"uptime_s": 9})], DeviceDirectory())
+    assert result.dead_reasons == {"revoked_device": 1}
+
+
+def test_an_empty_retained_status_is_ignored(world_a) -> None:
+    activated_device(world_a, "ING-0014")
+    result = ingest_batch([Received("ov/v1/d/ING-0014/up/status", b"", timezone.now())], DeviceDirectory())
+    assert (result.stored, result.dead) == (0, 0)
+    assert DeadLetter.objects.count() == 0

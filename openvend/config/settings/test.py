@@ -26,4 +26,4 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "1000/min"}}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Tests serve static files from the apps (staticfiles finders), never from a collected STATIC_ROOT.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]

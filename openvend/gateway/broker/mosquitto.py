@@ -131,8 +131,8 @@ def render_broker_config(
     file cannot prevent. It must not be set on the gateway's listener: several gateway processes
     share one username and need distinct client ids.
 
-    and sets ``MOSQUITTO_PASSWORD_FILE``, ``MOSQUITTO_ACL_FILE`` and ``MOSQUITTO_PID_FILE`` for
-    OpenVend to the paths used here, so that credential changes reach the broker.
+    OpenVend's ``MOSQUITTO_PASSWORD_FILE``, ``MOSQUITTO_ACL_FILE`` and ``MOSQUITTO_PID_FILE`` name the
+    paths used here, so that credential changes reach the broker.
     """
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range")
