@@ -32,6 +32,16 @@ from openvend.gateway.sweeps import run_sweeps
 logger = logging.getLogger(__name__)
 
 
+class _GatewayClient(mqtt.Client):
+    """paho's client with one shortcut: the gateway has a single subscription and a single
+    on_message, so walking paho's topic-filter trie for every message (a fifth of the network
+    thread's time under load, by profile) finds nothing and is skipped. Pinned paho 2.2."""
+
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        with self._in_callback_mutex:
+            self._on_message(self, self._userdata, message)  # type: ignore[misc]
+
+
 @dataclass
 class GatewayConfig:
     url: str
@@ -43,7 +53,7 @@ class GatewayConfig:
     client_id: str = ""
     batch_size: int = 1000
     batch_wait_s: float = 0.05
-    dispatch_every_s: float = 0.2
+    dispatch_every_s: float = 0.5
     sweep_every_s: float = 5.0
     prune_every_s: float = 3600.0
 
@@ -59,7 +69,7 @@ class Gateway:
         self.connected = threading.Event()
         parsed = urlparse(config.url)
         self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
-        self.client = mqtt.Client(
+        self.client = _GatewayClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id or f"openvend-gw-{uuid.uuid4().hex[:10]}",
             clean_session=not config.client_id,
