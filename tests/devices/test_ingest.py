@@ -256,3 +256,17 @@ def test_an_empty_retained_status_is_ignored(world_a) -> None:
     result = ingest_batch([Received("ov/v1/d/ING-0014/up/status", b"", timezone.now())], DeviceDirectory())
     assert (result.stored, result.dead) == (0, 0)
     assert DeadLetter.objects.count() == 0
+
+
+def test_retention_prunes_old_raw_messages_and_dead_letters(world_a, settings) -> None:
+    settings.DEVICE_MESSAGE_RETENTION_DAYS = 7
+    activated_device(world_a, "ING-0015")
+    feed, directory = Feed("ING-0015"), DeviceDirectory()
+    old = timezone.now() - timedelta(days=8)
+    ingest_batch(
+        [feed.msg("hb", {"uptime_s": 1}, at=old), Received("ov/v1/d/ING-0015/up/hb", b"x", old)], directory
+    )
+    ingest_batch([feed.msg("hb", {"uptime_s": 2})], directory)
+    result = run_sweeps(timezone.now(), prune=True)
+    assert (result["pruned"], result["dead_letters_pruned"]) == (1, 1)
+    assert list(DeviceMessage.objects.values_list("body__uptime_s", flat=True)) == [2]
