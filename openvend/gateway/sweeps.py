@@ -12,7 +12,7 @@ from django.utils import timezone
 from openvend.devices.alarms import LIVE, alarm_raise, settings_for
 from openvend.devices.choices import AlarmKind
 from openvend.devices.commands import commands_expire
-from openvend.devices.models import Alarm, Device, DeviceState
+from openvend.devices.models import Alarm, DeadLetter, Device, DeviceState
 from openvend.gateway.ingest import prune_messages
 
 HEARTBEAT_S = 30
@@ -67,7 +67,8 @@ def run_sweeps(now: datetime | None = None, *, prune: bool = False) -> dict[str,
         result["offline_alarms"] = offline_alarms(now)
         result["door_alarms"] = door_alarms(now)
     if prune:
-        result["pruned"] = prune_messages(
-            older_than=now - timedelta(days=settings.DEVICE_MESSAGE_RETENTION_DAYS)
-        )
+        cutoff = now - timedelta(days=settings.DEVICE_MESSAGE_RETENTION_DAYS)
+        result["pruned"] = prune_messages(older_than=cutoff)
+        # Dead letters are diagnostics of the same age class: they go with the raw log.
+        result["dead_letters_pruned"] = DeadLetter.objects.filter(received_at__lt=cutoff).delete()[0]
     return result
