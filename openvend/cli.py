@@ -8,6 +8,8 @@ openvend gateway    run the MQTT gateway between devices and the database
 openvend device provision   create simulated devices and print their broker credentials (JSON)
 openvend simulate   run a fleet of simulated devices against the broker
 openvend bench N    run benchmark N (`openvend bench --list`)
+openvend planogram check|optimize   predict how well a planogram decodes; design one that decodes well
+openvend recognize  decide what each cabinet session took from weight changes (and vision); JSON lines
 openvend manage …   any Django management command
 """
 
@@ -111,6 +113,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_planogram(args: argparse.Namespace) -> int:
+    from openvend.recognition import planogram_cli
+
+    if args.planogram_command == "check":
+        return planogram_cli.run_check(args.planogram)
+    return planogram_cli.run_optimize(args.products, args.sensors, out_path=args.out, seed=args.seed)
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    # Pure Python: no django.setup() on this path.
+    from openvend.recognition.cli import run_recognize
+
+    return run_recognize(args.planogram, args.evidence, threshold=args.threshold, out=args.out)
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     _manage(*args.extra)
@@ -175,6 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--prefix", default="SIM")
     simulate.add_argument("--seed", type=int, default=0, help="seed of the simulated sensor noise")
     simulate.set_defaults(func=cmd_simulate)
+
+    planogram = sub.add_parser("planogram", help="check or optimise a weight-sensor planogram")
+    planogram_sub = planogram.add_subparsers(dest="planogram_command", required=True)
+    pcheck = planogram_sub.add_parser("check", help="print confusable combinations and predicted accuracy")
+    pcheck.add_argument("--planogram", required=True, help="planogram JSON file")
+    pcheck.set_defaults(func=cmd_planogram)
+    popt = planogram_sub.add_parser("optimize", help="assign products to sensors for the best accuracy")
+    popt.add_argument("--products", required=True, help="products JSON file")
+    popt.add_argument("--sensors", required=True, help="sensors JSON file")
+    popt.add_argument("--out", default=None, help="write the planogram here instead of stdout")
+    popt.add_argument("--seed", type=int, default=0)
+    popt.set_defaults(func=cmd_planogram)
+
+    recog = sub.add_parser("recognize", help="decide what each session took (result JSON lines)")
+    recog.add_argument("--planogram", required=True, help="planogram JSON file")
+    recog.add_argument("--evidence", required=True, help="evidence JSON lines, one session a line")
+    recog.add_argument("--threshold", type=float, default=0.99, help="accept at or above this confidence")
+    recog.add_argument("--out", default=None, help="write results here instead of stdout")
+    recog.set_defaults(func=cmd_recognize)
 
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("extra", nargs=argparse.REMAINDER)

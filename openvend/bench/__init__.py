@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = {"tenancy": "openvend.bench.tenancy", "telemetry": "openvend.bench.telemetry"}
+BENCHMARKS = {
+    "tenancy": "openvend.bench.tenancy",
+    "telemetry": "openvend.bench.telemetry",
+    "recognition": "openvend.bench.recognition",
+}
 
 
 def run_benchmark(name: str, *, list_only: bool = False) -> int:

@@ -1,0 +1,148 @@
+"""recognize(): extraction → per-component search → joint posterior → vision fusion → decision."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from openvend.recognition.compiled import Compiled, Prior, compiled
+from openvend.recognition.decompose import ComponentPosterior, Key, search
+from openvend.recognition.extraction import extract
+from openvend.recognition.fusion import VisionModel
+from openvend.recognition.model import Decision, Evidence, Items, Planogram, Result
+
+JOINT_CAP = 256
+"""Joint hypotheses kept while combining components; what is cut goes to the unenumerated mass."""
+JOINT_FLOOR = 1e-12
+ALTERNATIVES = 3
+MIN_ALT_P = 1e-6
+
+Joint = tuple[float, dict[int, int], int, float]  # (probability, net units per SKU index, moves, grams)
+
+
+def _deltas(planogram: Planogram, evidence: Evidence) -> tuple[dict[str, float], dict[str, float]]:
+    known = {s.id for s in planogram.sensors}
+    if evidence.deltas_g is not None:
+        deltas, extra = dict(evidence.deltas_g), dict[str, float]()
+    elif evidence.streams is not None:
+        deltas, extra = extract(evidence.streams)
+    else:
+        raise ValueError(f"session {evidence.session}: no deltas and no streams")
+    unknown = sorted(set(deltas) - known)
+    if unknown:
+        raise ValueError(f"session {evidence.session}: unknown sensor ids {unknown}")
+    # A sensor that reports nothing is taken as unchanged (sparse deltas list only moving sensors).
+    return {s: float(deltas.get(s, 0.0)) for s in known}, extra
+
+
+Part = list[tuple[float, Key, int, float]]
+
+
+def _normalised(post: ComponentPosterior) -> tuple[Part, float, float]:
+    """Component probabilities, with the unenumerated and unexplained shares."""
+    logs = [e[0] for e in post.entries] + [post.log_unenumerated, post.log_unexplained]
+    top = max(logs)
+    z = top + math.log(sum(math.exp(v - top) for v in logs))
+    probs = [(math.exp(lm - z), key, units, grams) for lm, key, units, grams in post.entries]
+    return probs, math.exp(post.log_unenumerated - z), math.exp(post.log_unexplained - z)
+
+
+def _combine(parts: list[Part]) -> list[Joint]:
+    joint: list[Joint] = [(1.0, {}, 0, 0.0)]
+    for probs in parts:
+        merged: list[Joint] = []
+        for p, counts, units, grams in joint:
+            for q, key, u, g in probs:
+                pq = p * q
+                if pq < JOINT_FLOOR:
+                    continue
+                c = dict(counts)
+                for k, n in key:
+                    c[k] = c.get(k, 0) + n
+                merged.append((pq, c, units + u, grams + g))
+        merged.sort(key=lambda j: -j[0])
+        joint = merged[:JOINT_CAP]
+    return joint
+
+
+def _items(comp: Compiled, counts: Mapping[int, int]) -> Items:
+    return tuple(sorted((comp.sku_ids[k], n) for k, n in counts.items() if n))
+
+
+def _fmt(items: Items) -> str:
+    return ", ".join(f"{q:+d} {s}" for s, q in items) if items else "nothing"
+
+
+def run(planogram: Planogram, evidence: Evidence, *, threshold: float = 0.99, max_items: int = 6) -> Result:
+    comp = compiled(planogram)
+    deltas, extra = _deltas(planogram, evidence)
+    prior = Prior()
+    parts: list[Part] = []
+    unexplained: list[tuple[float, list[str]]] = []
+    for c in comp.components:
+        ids = [comp.sensor_ids[g] for g in c.sensors]
+        y = [deltas[i] for i in ids]
+        base = [c.noise_var[j] + extra.get(i, 0.0) ** 2 for j, i in enumerate(ids)]
+        probs, _, unexpl = _normalised(search(c, y, base, prior, max_items))
+        parts.append(probs)
+        unexplained.append((unexpl, ids))
+    joint = [j for j in _combine(parts) if j[2] <= max_items]
+    enumerated = sum(j[0] for j in joint)
+    # Everything the joint list does not hold: unenumerated, unexplained, cut while combining, and
+    # hypotheses beyond max_items (counted against us: conservative).
+    lost = max(0.0, 1.0 - enumerated)
+
+    by_items: dict[Items, tuple[float, float]] = {}
+    for p, counts, _, grams in joint:
+        key = _items(comp, counts)
+        old = by_items.get(key, (0.0, grams))
+        by_items[key] = (old[0] + p, old[1] if old[0] >= p else grams)
+
+    vision = VisionModel(evidence.vision)
+    if vision:
+        skus = {s for items in by_items for s, _ in items} | set(vision.reports)
+        scored = {k: (p * math.exp(vision.log_score(dict(k), skus)), g) for k, (p, g) in by_items.items()}
+        lost_mass = lost * math.exp(vision.log_max(skus))
+    else:
+        scored, lost_mass = by_items, lost
+    total = sum(p for p, _ in scored.values()) + lost_mass
+    ranked = sorted(scored.items(), key=lambda kv: -kv[1][0])
+    if not ranked or total <= 0:
+        worst = max(unexplained, key=lambda u: u[0])[1]
+        reason = f"weight change on {', '.join(worst)} not explained by the planogram"
+        return Result(evidence.session, "review", 0.0, (), (), reason, extraction_sd_g=extra)
+    (best, (p_best, g_best)), *others = ranked
+    confidence = min(1.0, p_best / total)
+    alternatives = tuple(
+        (items, p / total) for items, (p, _) in others[:ALTERNATIVES] if p / total >= MIN_ALT_P
+    )
+
+    decision: Decision = "accept" if confidence >= threshold else "review"
+    if decision == "accept":
+        reason = f"weight change explained by {_fmt(best)}"
+    else:
+        worst_unexpl = max(unexplained, key=lambda u: u[0])
+        if others and others[0][1][0] / total >= lost_mass / total:
+            alt, (p_alt, g_alt) = others[0]
+            reason = (
+                f"two hypotheses within {abs(g_best - g_alt):.1f} g: {_fmt(best)} "
+                f"(p={confidence:.3f}) vs {_fmt(alt)} (p={p_alt / total:.3f})"
+            )
+        elif worst_unexpl[0] > 0.5 * lost:
+            reason = f"weight change on {', '.join(worst_unexpl[1])} not explained by the planogram"
+        else:
+            reason = f"confidence {confidence:.3f} below {threshold}: too many plausible moves"
+    if vision:
+        agree = all(vision.reports.get(s, (0, 0.0))[0] == q for s, q in best) and all(
+            q == 0 or dict(best).get(s, 0) == q for s, (q, _) in vision.reports.items()
+        )
+        reason += "; vision agrees" if agree else "; vision disagrees"
+    return Result(
+        session=evidence.session,
+        decision=decision,
+        confidence=confidence,
+        items=best,
+        alternatives=alternatives,
+        reason=reason,
+        extraction_sd_g=extra,
+    )
