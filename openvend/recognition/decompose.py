@@ -13,21 +13,30 @@ completions in two:
   prior mass of all take-only completions;
 * with at least one put-back or misplacement: prior mass of those completions times the highest
   density the noise allows.
+
+Speed without changing the answer: the search is one routine for a single sensor (scalar state) and
+one for bridged components; per-slot moves, prior rates and the suffix limits per unit budget are
+precomputed once per component, and the bounds are evaluated inline with the same arithmetic.
+Single misplaced units are screened by a weight window around the residual (only the window is
+scored one by one); the bounds of the pruned ones, like every other pruned bound, only add up, so
+they are evaluated together with NumPy when the search ends.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from openvend.recognition.compiled import PUT_BACK_MAX, UNEXPLAINED_RANGE_G, Component, Prior, Slot, log_rate
-from openvend.recognition.likelihood import LOG_2PI, Move, gaussian_loglik
+from openvend.recognition.compiled import PUT_BACK_MAX, UNEXPLAINED_RANGE_G, Component, Prior, log_rate
+from openvend.recognition.likelihood import LOG_2PI, Move, gaussian_loglik, split_var_factor
 
 TOL = 1e-6
 """Prune a subtree whose mass bound is below this fraction of the best hypothesis so far."""
+NEG_INF = -math.inf
 
 Key = tuple[tuple[int, int], ...]
 """Net units per SKU index on this component, sorted, zeros omitted."""
@@ -44,6 +53,11 @@ class ComponentPosterior:
     nodes: int
 
 
+Opt = tuple[int, float, float, float, float, float, float, float, int, tuple[int, ...], Move]
+"""One value of a home slot: (n, log prior rate, mean shift per sensor, variance per sensor,
+|n|·sd², grams n·w, split variance on the diagonal, covariance off the diagonal, SKU, sensors, move)."""
+
+
 @dataclass
 class _Tables:
     log_ztake: list[float]
@@ -58,6 +72,24 @@ class _Tables:
     sum_cap: list[float]
     sum_unit: list[float]
     sd2_max: list[float]
+    # Derived per suffix start: log prior mass of take-only completions without the empty one, of
+    # completions with a home put-back, and of completions with a misplacement (before log_peak).
+    z_strict: list[float] = field(default_factory=list)
+    z_put: list[float] = field(default_factory=list)
+    z_mis: list[float] = field(default_factory=list)
+    opts: list[list[Opt]] = field(default_factory=list)
+    f_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    f_sd2: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Misplacement slots by weight (a component without bridging has one sensor, so all of them
+    # rest on it): sorted weights, their slot indices, and the slots' weights and sd² as lists.
+    f_sorted: list[float] = field(default_factory=list)
+    f_order: list[int] = field(default_factory=list)
+    f_wl: list[float] = field(default_factory=list)
+    f_sd2l: list[float] = field(default_factory=list)
+    f_sd2_max: float = 0.0
+    log_mis: float = 0.0
+    log_f_any: float = -math.inf
+    log_f_multi: float = -math.inf
 
 
 _TABLES: dict[tuple[int, Prior], tuple[Component, _Tables]] = {}
@@ -108,10 +140,79 @@ def _tables(comp: Component, prior: Prior) -> _Tables:
         t.put_sum_cap.insert(0, t.put_sum_cap[0] + PUT_BACK_MAX * slot.w)
         t.put_sum_unit.insert(0, max(t.put_sum_unit[0], slot.w))
         t.sd2_max.insert(0, max(t.sd2_max[0], slot.sd**2))
+    for s in range(n + 1):
+        t.z_strict.append(_log_sub(t.log_ztake[s], 0.0))
+        t.z_put.append(_log_sub(t.log_zall[s], t.log_ztake[s]))
+        t.z_mis.append(t.log_zall[s] + math.log(math.expm1(t.log_zf)) if t.log_zf > 0 else -math.inf)
+    for slot in comp.slots[:n]:
+        k = len(slot.sensors)
+        values = [*range(1, slot.hi + 1), *range(-1, -PUT_BACK_MAX - 1, -1)]
+        opts: list[Opt] = []
+        for v in values:
+            spread = abs(v) * (slot.sd / k) ** 2
+            split = (v * slot.w) ** 2 * split_var_factor(k)
+            opts.append(
+                (
+                    v,
+                    log_rate(prior, slot, v),
+                    v * slot.w / k,
+                    abs(v) * (slot.sd / k) ** 2,
+                    abs(v) * slot.sd * slot.sd,
+                    v * slot.w,
+                    split * (1 - 1 / k),
+                    spread - split / k,
+                    slot.sku,
+                    slot.sensors,
+                    (v, slot.w, slot.sd, slot.sensors),
+                )
+            )
+        t.opts.append(opts)
+    foreign = comp.slots[n:]
+    t.f_w = np.array([f.w for f in foreign])
+    t.f_sd2 = np.array([f.sd**2 for f in foreign])
+    t.f_order = sorted(range(len(foreign)), key=lambda j: foreign[j].w)
+    t.f_sorted = [foreign[j].w for j in t.f_order]
+    t.f_wl = [f.w for f in foreign]
+    t.f_sd2l = [f.sd**2 for f in foreign]
+    t.f_sd2_max = max(t.f_sd2l, default=0.0)
+    rho, n_f = prior.misplace, len(foreign)
+    t.log_mis = math.log(rho)
+    x = n_f * (rho + rho * rho)
+    if n_f:
+        t.log_f_any = math.log(math.expm1(n_f * math.log1p(rho + rho * rho)))
+        # Two or more misplaced units: N·ρ² (one slot twice) + e^x - 1 - x ≤ x²·e^x/2 (two slots).
+        t.log_f_multi = math.log(n_f * rho * rho + x * x * math.exp(x) / 2)
     if len(_TABLES) > 512:
         _TABLES.clear()
     _TABLES[(id(comp), prior)] = (comp, t)
     return t
+
+
+Limits = tuple[list[list[float]], list[list[float]], list[list[float]]]
+_LIMITS: dict[tuple[int, Prior, int], tuple[Component, Limits]] = {}
+
+
+def _limits(comp: Component, prior: Prior, t: _Tables, max_items: int) -> Limits:
+    """Per suffix start s and unit budget b: the variance growth b·sd²max, how far takes can lower
+    the prediction and how far put-backs can raise it (on the sensor, or on the component sum when
+    bridged), exactly as the fit bounds compute them."""
+    hit = _LIMITS.get((id(comp), prior, max_items))
+    if hit is not None and hit[0] is comp:
+        return hit[1]
+    grow, up, down = [], [], []
+    for s in range(comp.n_home + 1):
+        budgets = range(max_items + 1)
+        grow.append([b * t.sd2_max[s] for b in budgets])
+        if comp.bridged:
+            up.append([min(t.sum_cap[s], b * t.sum_unit[s]) for b in budgets])
+            down.append([min(t.put_sum_cap[s], b * t.put_sum_unit[s]) for b in budgets])
+        else:
+            up.append([min(t.take_cap[s][0], b * t.take_unit[s][0]) for b in budgets])
+            down.append([min(t.put_cap[s][0], b * t.put_unit[s][0]) for b in budgets])
+    if len(_LIMITS) > 512:
+        _LIMITS.clear()
+    _LIMITS[(id(comp), prior, max_items)] = (comp, (grow, up, down))
+    return grow, up, down
 
 
 def _log_sub(a: float, b: float) -> float:
@@ -125,181 +226,434 @@ def _log_add(a: float, b: float) -> float:
     return a if b == -math.inf else a + math.log1p(math.exp(b - a))
 
 
+def _log_total(pruned: list[float], extra: np.ndarray | None) -> float:
+    """log Σ exp over the pruned bounds and the deferred misplacement bounds."""
+    values = np.asarray(pruned, dtype=float)
+    if extra is not None and extra.size:
+        values = np.concatenate([values, extra.ravel()])
+    if not values.size:
+        return -math.inf
+    top = float(values.max())
+    if top == -math.inf:
+        return -math.inf
+    return top + math.log(float(np.exp(values - top).sum()))
+
+
 def search(
     comp: Component, y: Sequence[float], base_var: Sequence[float], prior: Prior, max_items: int
 ) -> ComponentPosterior:
     t = _tables(comp, prior)
-    m, slots = len(y), comp.slots
+    lim = _limits(comp, prior, t, max_items)
+    if comp.bridged:
+        entries, log_unenum, nodes = _search_bridged(comp, t, lim, list(y), list(base_var), max_items)
+    else:
+        entries, log_unenum, nodes = _search_single(comp, t, lim, float(y[0]), float(base_var[0]), max_items)
+    log_unexplained = math.log(prior.unexplained) - len(y) * math.log(2 * UNEXPLAINED_RANGE_G)
+    return ComponentPosterior(entries, log_unenum, log_unexplained, nodes)
+
+
+Found = dict[Key, tuple[float, Key, int, float]]
+
+
+def _found_add(found: Found, key: Key, lm: float, used: int, weight: float) -> None:
+    old = found.get(key)
+    if old is None:
+        found[key] = (lm, key, used, weight)
+    else:
+        found[key] = (_log_add(old[0], lm), key, min(old[2], used), old[3] if old[0] >= lm else weight)
+
+
+_BUMPS: dict[tuple[Key, int, int], Key] = {}
+
+
+def _bump(key: Key, sku: int, v: int) -> Key:
+    """`key` with v more units of `sku` (memoised: the same small keys recur in every session)."""
+    hit = _BUMPS.get((key, sku, v))
+    if hit is not None:
+        return hit
+    d = dict(key)
+    n = d.get(sku, 0) + v
+    if n:
+        d[sku] = n
+    else:
+        del d[sku]
+    out = tuple(sorted(d.items()))
+    if len(_BUMPS) > 200_000:
+        _BUMPS.clear()
+    _BUMPS[(key, sku, v)] = out
+    return out
+
+
+def _entries(found: Found) -> tuple[tuple[float, Key, int, float], ...]:
+    return tuple(sorted(found.values(), key=lambda e: -e[0]))
+
+
+def _search_single(
+    comp: Component, t: _Tables, lim: Limits, y: float, bv: float, max_items: int
+) -> tuple[tuple[tuple[float, Key, int, float], ...], float, int]:
+    """One sensor, no bridging: the search of `_search_bridged` with scalar state and per-sensor
+    bounds."""
+    n_home, foreign = comp.n_home, comp.slots[comp.n_home :]
+    log_peak = -0.5 * (LOG_2PI + math.log(bv))
+    log_tol = math.log(TOL)
+    z_take, z_strict, z_put = t.log_ztake, t.z_strict, t.z_put
+    z_mis = [z + log_peak for z in t.z_mis]
+    sd2_max, opts = t.sd2_max, t.opts
+    cap = [c[0] for c in t.take_cap]
+    unit = [u[0] for u in t.take_unit]
+    pcap = [c[0] for c in t.put_cap]
+    punit = [u[0] for u in t.put_unit]
+    log_mis, log_f_any, log_f_multi = t.log_mis, t.log_f_any, t.log_f_multi
+    f_sorted, f_order, f_wl, f_sd2l, f_sd2_max = t.f_sorted, t.f_order, t.f_wl, t.f_sd2l, t.f_sd2_max
+    excluded: list[tuple[int, int]] = []  # (row, slot): enumerated, so not part of the row's bound
+    n_f = len(foreign)
+    grow_t, up_t, down_t = lim
+    log, log1p, exp = math.log, math.log1p, math.exp
+    found: Found = {}
+    pruned: list[float] = []
+    rows: list[tuple[float, float, float]] = []
+    best = -math.inf
+    nodes = 0
+
+    def fits(mean: float, var: float, lv: float, s: int, budget: int) -> tuple[float, float]:
+        """Upper bounds on the log likelihood of take-only completions from slot s on and of those
+        with home put-backs (the interval bounds of the module docstring)."""
+        grow = budget * sd2_max[s]
+        r = y - mean
+        up = min(cap[s], budget * unit[s])
+        vg = var + grow
+        low = r + up
+        d = r if r > 0 else (low if low < 0 else 0.0)
+        fa = -0.5 * (lv + d * d / vg)
+        rd = r - min(pcap[s], budget * punit[s])
+        d = rd if rd > 0 else (low if low < 0 else 0.0)
+        return fa, -0.5 * (lv + d * d / vg)
+
+    def total(lp: float, la: float, lb: float, lc: float) -> float:
+        if la < lb:
+            la, lb = lb, la
+        a = la if lb == -math.inf else la + math.log1p(math.exp(lb - la))
+        if a < lc:
+            a, lc = lc, a
+        return lp + (a if lc == -math.inf else a + math.log1p(math.exp(lc - a)))
+
+    def record(lp: float, mean: float, var: float, lv: float, key: Key, used: int, weight: float) -> float:
+        nonlocal best, nodes
+        nodes += 1
+        r = y - mean
+        lm = lp + -0.5 * (lv + r * r / var)
+        _found_add(found, key, lm, used, weight)
+        if lm > best:
+            best = lm
+        return lm
+
+    def misplaced(lp: float, ll: float, mean: float, var: float, key: Key, used: int, weight: float) -> None:
+        if used >= max_items or not n_f:
+            return
+        b = lp + log_f_any + log_peak
+        if b < best + log_tol:
+            pruned.append(b)
+            return
+        pruned.append(lp + log_f_multi + log_peak)
+        r, v = y - mean, var
+        a = lp + log_mis + ll
+        # Which single misplaced units could beat the threshold: log(v2/v) ≥ 0 and v2 ≤ v + sd²max
+        # bound them to a weight window around the residual; the window's members are scored
+        # exactly, and every other one goes, with the whole row, into the bound summed at the end.
+        thr = best + log_tol
+        room = a + 0.5 * r * r / v - thr
+        kept: list[int] = []
+        if room >= 0:
+            reach = math.sqrt(2.0 * room * (v + f_sd2_max)) * (1 + 1e-9) + 1e-9
+            lo, hi = bisect_left(f_sorted, r - reach), bisect_right(f_sorted, r + reach)
+            for j in sorted(f_order[lo:hi]):
+                v2 = v + f_sd2l[j]
+                if a - 0.5 * (math.log(v2 / v) + (r - f_wl[j]) ** 2 / v2 - r * r / v) >= thr:
+                    kept.append(j)
+        row = len(rows)
+        rows.append((a, r, v))
+        for j in kept:
+            excluded.append((row, j))
+            slot = foreign[j]
+            var2 = var + abs(-1) * (slot.sd / 1) ** 2
+            record(
+                lp + log_mis,
+                mean - -1 * slot.w / 1,
+                var2,
+                LOG_2PI + math.log(var2),
+                _bump(key, slot.sku, -1),
+                used + 1,
+                weight + -1 * slot.w,
+            )
+
+    def visit(s: int, lp: float, mean: float, var: float, lv: float, key: Key, puts: dict[int, int],
+              used: int, weight: float, fit: tuple[float, float] | None) -> None:  # fmt: skip
+        if used >= max_items:
+            return
+        budget = max_items - used
+        for k in range(s, n_home):
+            fa, fb = fit if (fit is not None and k == s) else fits(mean, var, lv, k, budget)
+            rest = total(lp, z_strict[k] + fa, z_put[k] + fb, z_mis[k])
+            if rest < best + log_tol:
+                pruned.append(rest)
+                return
+            k1 = k + 1
+            zt1, zp1, zm1 = z_take[k1], z_put[k1], z_mis[k1]
+            g1, u1, d1 = grow_t[k1], up_t[k1], down_t[k1]
+            for v, lr, dm, dv, _, dw, _, _, sku, _, _ in opts[k]:
+                if v > 0:
+                    av = v
+                    if v > budget:
+                        continue
+                else:
+                    av = -v
+                    if av > min(PUT_BACK_MAX - puts.get(sku, 0), budget):
+                        continue
+                # The child's completions bound, inlined (fits and total above, same arithmetic).
+                lp2 = lp + lr
+                mean2 = mean - dm
+                var2 = var + dv
+                lv2 = LOG_2PI + log(var2)
+                used2 = used + av
+                b2 = max_items - used2
+                vg = var2 + g1[b2]
+                r = y - mean2
+                low = r + u1[b2]
+                d = r if r > 0 else (low if low < 0 else 0.0)
+                fa2 = -0.5 * (lv2 + d * d / vg)
+                rd = r - d1[b2]
+                d = rd if rd > 0 else (low if low < 0 else 0.0)
+                fb2 = -0.5 * (lv2 + d * d / vg)
+                la, lb = zt1 + fa2, zp1 + fb2
+                if la < lb:
+                    la, lb = lb, la
+                if lb != NEG_INF:
+                    la = la + log1p(exp(lb - la))
+                lc = zm1
+                if la < lc:
+                    la, lc = lc, la
+                bound = lp2 + (la if lc == NEG_INF else la + log1p(exp(lc - la)))
+                if bound < best + log_tol:
+                    pruned.append(bound)
+                    continue
+                key2 = _bump(key, sku, v)
+                weight2 = weight + dw
+                lm = record(lp2, mean2, var2, lv2, key2, used2, weight2)
+                misplaced(lp2, lm - lp2, mean2, var2, key2, used2, weight2)
+                puts2 = puts if v > 0 else {**puts, sku: puts.get(sku, 0) - v}
+                visit(k1, lp2, mean2, var2, lv2, key2, puts2, used2, weight2, (fa2, fb2))
+
+    lv0 = LOG_2PI + math.log(bv)
+    lm0 = record(0.0, 0.0, bv, lv0, (), 0, 0)
+    misplaced(0.0, lm0, 0.0, bv, (), 0, 0)
+    visit(0, 0.0, 0.0, bv, lv0, (), {}, 0, 0, None)
+    extra = None
+    if rows:
+        arr = np.array(rows)
+        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
+        v2 = v + t.f_sd2
+        extra = a - 0.5 * (np.log(v2 / v) + (r - t.f_w) ** 2 / v2 - r * r / v)
+        if excluded:
+            extra[tuple(np.array(excluded).T)] = -math.inf
+    return _entries(found), _log_total(pruned, extra), nodes
+
+
+def _search_bridged(
+    comp: Component, t: _Tables, lim: Limits, y: list[float], base_var: list[float], max_items: int
+) -> tuple[tuple[tuple[float, Key, int, float], ...], float, int]:
+    """Sensors joined by bridging placements: bounds through the component sum, full covariance."""
+    m, n_home, foreign = len(y), comp.n_home, comp.slots[comp.n_home :]
     log_peak = -0.5 * sum(LOG_2PI + math.log(v) for v in base_var)
     y_sum, base_sum = sum(y), sum(base_var)
     log_tol = math.log(TOL)
-    y_arr = np.asarray(y, dtype=float)
-    foreign = slots[comp.n_home :]
-    f_sensor = np.array([f.sensors[0] for f in foreign], dtype=int)
-    f_w = np.array([f.w for f in foreign])
-    f_sd2 = np.array([f.sd**2 for f in foreign])
-    rho, n_f = prior.misplace, len(foreign)
-    log_mis = math.log(rho)
-    x = n_f * (rho + rho * rho)
-    log_f_any = math.log(math.expm1(n_f * math.log1p(rho + rho * rho))) if n_f else -math.inf
-    # Two or more misplaced units: N·ρ² (one slot twice) + e^x - 1 - x ≤ x²·e^x/2 (two slots).
-    log_f_multi = math.log(n_f * rho * rho + x * x * math.exp(x) / 2) if n_f else -math.inf
-    found: dict[Key, tuple[float, Key, int, float]] = {}
+    z_take, z_strict, z_put = t.log_ztake, t.z_strict, t.z_put
+    z_mis = [z + log_peak for z in t.z_mis]
+    sd2_max, opts = t.sd2_max, t.opts
+    sum_cap, sum_unit, put_sum_cap, put_sum_unit = t.sum_cap, t.sum_unit, t.put_sum_cap, t.put_sum_unit
+    log_mis, log_f_any, log_f_multi = t.log_mis, t.log_f_any, t.log_f_multi
+    f_sorted, f_order, f_wl, f_sd2l, f_sd2_max = t.f_sorted, t.f_order, t.f_wl, t.f_sd2l, t.f_sd2_max
+    excluded: list[tuple[int, int]] = []  # (row, slot): enumerated, so not part of the row's bound
+    n_f = len(foreign)
+    pair = m == 2
+    grow_t, up_t, down_t = lim
+    log1p, exp = math.log1p, math.exp
+    found: Found = {}
     pruned: list[float] = []
-    best = [-math.inf]
-    nodes = [0]
+    rows: list[tuple[float, float, float]] = []
+    best = -math.inf
+    nodes = 0
 
-    def loglik(mean: list[float], var: list[float], moves: list[Move]) -> float:
-        if comp.bridged and any(len(mv[3]) > 1 for mv in moves):
-            return gaussian_loglik(y, base_var, moves)
-        total = 0.0
-        for i in range(m):
-            r = y[i] - mean[i]
-            total += LOG_2PI + math.log(var[i]) + r * r / var[i]
-        return -0.5 * total
+    def fits(msum: float, sd2: float, s: int, budget: int) -> tuple[float, float]:
+        grow = budget * sd2_max[s]
+        r = y_sum - msum
+        up = min(sum_cap[s], budget * sum_unit[s])
+        v_sum = base_sum + sd2 + grow
+        low = r + up
+        d = r if r > 0 else (low if low < 0 else 0.0)
+        fa = log_peak - 0.5 * d * d / v_sum
+        rd = r - min(put_sum_cap[s], budget * put_sum_unit[s])
+        d = rd if rd > 0 else (low if low < 0 else 0.0)
+        return fa, log_peak - 0.5 * d * d / v_sum
 
-    def fit_bound(
-        mean: list[float], var: list[float], moves: list[Move], s: int, budget: int, puts: bool
-    ) -> float:
-        """Upper bound on the log likelihood of any completion from slot s on that uses home slots
-        only: takes can lower each sensor's prediction by what the suffix holds there, put-backs
-        (when `puts`) raise it by what they could return."""
-        grow = budget * t.sd2_max[s]
-        if not comp.bridged:
-            total = 0.0
-            cap, unit = t.take_cap[s], t.take_unit[s]
-            pcap, punit = t.put_cap[s], t.put_unit[s]
+    def total(lp: float, la: float, lb: float, lc: float) -> float:
+        if la < lb:
+            la, lb = lb, la
+        a = la if lb == -math.inf else la + math.log1p(math.exp(lb - la))
+        if a < lc:
+            a, lc = lc, a
+        return lp + (a if lc == -math.inf else a + math.log1p(math.exp(lc - a)))
+
+    def loglik(mean: list[float], var: list[float], terms: tuple[tuple[float, float], ...],
+               moves: list[Move]) -> float:  # fmt: skip
+        if not terms:
+            acc = 0.0
             for i in range(m):
                 r = y[i] - mean[i]
-                up = min(cap[i], budget * unit[i])
-                down = min(pcap[i], budget * punit[i]) if puts else 0.0
-                d = r - down if r - down > 0 else (r + up if r + up < 0 else 0.0)
-                total += LOG_2PI + math.log(var[i]) + d * d / (var[i] + grow)
-            return -0.5 * total
-        # Bridged: project on the component sum, where the unknown split cancels out.
-        r = y_sum - sum(mean)
-        up = min(t.sum_cap[s], budget * t.sum_unit[s])
-        down = min(t.put_sum_cap[s], budget * t.put_sum_unit[s]) if puts else 0.0
-        d = r - down if r - down > 0 else (r + up if r + up < 0 else 0.0)
-        v_sum = base_sum + sum(abs(n) * sd * sd for n, _, sd, _ in moves) + grow
-        return log_peak - 0.5 * d * d / v_sum
+                acc += LOG_2PI + math.log(var[i]) + r * r / var[i]
+            return -0.5 * acc
+        if not pair:
+            return gaussian_loglik(y, base_var, moves)
+        c00, c11, c01, c10 = var[0], var[1], 0.0, 0.0
+        for da, oa in terms:
+            c00 += da
+            c01 += oa
+            c10 += oa
+            c11 += da
+        r0, r1 = y[0] - mean[0], y[1] - mean[1]
+        det = c00 * c11 - c01 * c10
+        if det <= 0:
+            return -math.inf
+        maha = (c11 * r0 * r0 - 2 * c01 * r0 * r1 + c00 * r1 * r1) / det
+        return -0.5 * (2 * LOG_2PI + math.log(det) + maha)
 
-    def completions_bound(
-        lp: float, mean: list[float], var: list[float], moves: list[Move], s: int, used: int, strict: bool
-    ) -> float:
-        """Upper bound on the mass of the node's completions from slot s on (without the node itself
-        when `strict`): take-only, with home put-backs, and with misplacements."""
-        budget = max_items - used
-        z_take = _log_sub(t.log_ztake[s], 0.0) if strict else t.log_ztake[s]
-        la = z_take + fit_bound(mean, var, moves, s, budget, False)
-        lb = _log_sub(t.log_zall[s], t.log_ztake[s]) + fit_bound(mean, var, moves, s, budget, True)
-        lc = t.log_zall[s] + math.log(math.expm1(t.log_zf)) + log_peak if t.log_zf > 0 else -math.inf
-        return lp + _log_add(_log_add(la, lb), lc)
-
-    def record(
-        lp: float, mean: list[float], var: list[float], moves: list[Move], counts: dict[int, int], used: int
-    ) -> float:
-        nodes[0] += 1
-        lm = lp + loglik(mean, var, moves)
-        key = tuple(sorted((k, n) for k, n in counts.items() if n))
-        weight = sum(n * w for n, w, _, _ in moves)
-        old = found.get(key)
-        if old is None:
-            found[key] = (lm, key, used, weight)
-        else:
-            found[key] = (_log_add(old[0], lm), key, min(old[2], used), old[3] if old[0] >= lm else weight)
-        best[0] = max(best[0], lm)
+    def record(lp: float, mean: list[float], var: list[float], terms: tuple[tuple[float, float], ...],
+               moves: list[Move], key: Key, used: int, weight: float) -> float:  # fmt: skip
+        nonlocal best, nodes
+        nodes += 1
+        lm = lp + loglik(mean, var, terms, moves)
+        _found_add(found, key, lm, used, weight)
+        if lm > best:
+            best = lm
         return lm
 
-    def misplaced(
-        lp: float,
-        ll: float,
-        mean: list[float],
-        var: list[float],
-        moves: list[Move],
-        counts: dict[int, int],
-        used: int,
-    ) -> None:
-        """Completions of a node by misplaced put-backs: one unit enumerated where it fits (screened
-        with NumPy over all SKU × sensor pairs at once), the rest bounded."""
-        if used >= max_items or not f_w.size:
+    def misplaced(lp: float, mean: list[float], var: list[float], sd2: float,
+                  terms: tuple[tuple[float, float], ...], moves: list[Move], key: Key, used: int,
+                  weight: float) -> None:  # fmt: skip
+        if used >= max_items or not n_f:
             return
-        if lp + log_f_any + log_peak < best[0] + log_tol:
-            pruned.append(lp + log_f_any + log_peak)
+        b = lp + log_f_any + log_peak
+        if b < best + log_tol:
+            pruned.append(b)
             return
         pruned.append(lp + log_f_multi + log_peak)
-        if comp.bridged:
-            # Rigorous screen: the likelihood is at most the peak density times the fit of the
-            # component sum, where the unknown split of bridging items cancels out.
-            r_sum = y_sum - sum(mean)
-            v_sum = base_sum + sum(abs(n) * sd * sd for n, _, sd, _ in moves) + f_sd2
-            lm1 = lp + log_mis + log_peak - 0.5 * (r_sum - f_w) ** 2 / v_sum
-        else:
-            r = (y_arr - np.asarray(mean))[f_sensor]
-            v = np.asarray(var)[f_sensor]
-            v2 = v + f_sd2
-            # A put-back raises the predicted delta of its sensor by w: the residual drops by w.
-            lm1 = lp + log_mis + ll - 0.5 * (np.log(v2 / v) + (r - f_w) ** 2 / v2 - r * r / v)
-        keep = lm1 >= best[0] + log_tol
-        rest = lm1[~keep]
-        if rest.size:
-            top = float(rest.max())
-            pruned.append(top + math.log(float(np.exp(rest - top).sum())))
-        for j in np.flatnonzero(keep):
+        # Rigorous screen: the likelihood is at most the peak density times the fit of the
+        # component sum, where the unknown split of bridging items cancels out.
+        r_sum = y_sum - sum(mean)
+        v0 = base_sum + sd2
+        a = lp + log_mis + log_peak
+        # A weight window around the residual holds every unit that could beat the threshold (see
+        # the one-sensor search); the rest of the row is bounded at the end.
+        thr = best + log_tol
+        kept: list[int] = []
+        if a >= thr:
+            reach = math.sqrt(2.0 * (a - thr) * (v0 + f_sd2_max)) * (1 + 1e-9) + 1e-9
+            lo, hi = bisect_left(f_sorted, r_sum - reach), bisect_right(f_sorted, r_sum + reach)
+            for j in sorted(f_order[lo:hi]):
+                if a - 0.5 * (r_sum - f_wl[j]) ** 2 / (v0 + f_sd2l[j]) >= thr:
+                    kept.append(j)
+        row = len(rows)
+        rows.append((a, r_sum, v0))
+        for j in kept:
+            excluded.append((row, j))
             slot = foreign[j]
-            mean2, var2 = apply(slot, -1, mean, var)
-            counts2 = dict(counts)
-            counts2[slot.sku] = counts2.get(slot.sku, 0) - 1
+            i = slot.sensors[0]
+            mean2, var2 = list(mean), list(var)
+            mean2[i] -= -1 * slot.w / 1
+            var2[i] += abs(-1) * (slot.sd / 1) ** 2
             record(
-                lp + log_mis, mean2, var2, [*moves, (-1, slot.w, slot.sd, slot.sensors)], counts2, used + 1
+                lp + log_mis,
+                mean2,
+                var2,
+                terms,
+                [*moves, (-1, slot.w, slot.sd, slot.sensors)],
+                _bump(key, slot.sku, -1),
+                used + 1,
+                weight + -1 * slot.w,
             )
 
-    def apply(slot: Slot, v: int, mean: list[float], var: list[float]) -> tuple[list[float], list[float]]:
-        mean, var = list(mean), list(var)
-        k = len(slot.sensors)
-        for i in slot.sensors:
-            mean[i] -= v * slot.w / k
-            var[i] += abs(v) * (slot.sd / k) ** 2
-        return mean, var
-
-    def visit(s: int, lp: float, mean: list[float], var: list[float], moves: list[Move],
-              counts: dict[int, int], puts: dict[int, int], used: int) -> None:  # fmt: skip
+    def visit(s: int, lp: float, mean: list[float], var: list[float], sd2: float,
+              terms: tuple[tuple[float, float], ...], moves: list[Move], key: Key, puts: dict[int, int],
+              used: int, weight: float, fit: tuple[float, float] | None) -> None:  # fmt: skip
         if used >= max_items:
             return
-        for k in range(s, comp.n_home):
-            # Everything that changes a slot ≥ k (the node itself excluded) at once.
-            rest = completions_bound(lp, mean, var, moves, k, used, True)
-            if rest < best[0] + log_tol:
+        budget = max_items - used
+        for k in range(s, n_home):
+            fa, fb = fit if (fit is not None and k == s) else fits(sum(mean), sd2, k, budget)
+            rest = total(lp, z_strict[k] + fa, z_put[k] + fb, z_mis[k])
+            if rest < best + log_tol:
                 pruned.append(rest)
                 return
-            slot = slots[k]
-            budget = max_items - used
-            values = list(range(1, min(slot.hi, budget) + 1))
-            values += list(range(-1, -min(PUT_BACK_MAX - puts.get(slot.sku, 0), budget) - 1, -1))
-            for v in values:
-                lp2 = lp + log_rate(prior, slot, v)
-                mean2, var2 = apply(slot, v, mean, var)
-                moves2 = [*moves, (v, slot.w, slot.sd, slot.sensors)]
-                bound = completions_bound(lp2, mean2, var2, moves2, k + 1, used + abs(v), False)
-                if bound < best[0] + log_tol:
+            k1 = k + 1
+            zt1, zp1, zm1 = z_take[k1], z_put[k1], z_mis[k1]
+            g1, u1, d1 = grow_t[k1], up_t[k1], down_t[k1]
+            for v, lr, dm, dv, ds, dw, da, oa, sku, idx, move in opts[k]:
+                if v > 0:
+                    av = v
+                    if v > budget:
+                        continue
+                else:
+                    av = -v
+                    if av > min(PUT_BACK_MAX - puts.get(sku, 0), budget):
+                        continue
+                # The child's completions bound, inlined (fits and total above, same arithmetic).
+                lp2 = lp + lr
+                mean2 = list(mean)
+                for i in idx:
+                    mean2[i] -= dm
+                sd2b = sd2 + ds
+                used2 = used + av
+                b2 = max_items - used2
+                r = y_sum - sum(mean2)
+                v_sum = base_sum + sd2b + g1[b2]
+                low = r + u1[b2]
+                d = r if r > 0 else (low if low < 0 else 0.0)
+                fa2 = log_peak - 0.5 * d * d / v_sum
+                rd = r - d1[b2]
+                d = rd if rd > 0 else (low if low < 0 else 0.0)
+                fb2 = log_peak - 0.5 * d * d / v_sum
+                la, lb = zt1 + fa2, zp1 + fb2
+                if la < lb:
+                    la, lb = lb, la
+                if lb != NEG_INF:
+                    la = la + log1p(exp(lb - la))
+                lc = zm1
+                if la < lc:
+                    la, lc = lc, la
+                bound = lp2 + (la if lc == NEG_INF else la + log1p(exp(lc - la)))
+                if bound < best + log_tol:
                     pruned.append(bound)
                     continue
-                counts2 = dict(counts)
-                counts2[slot.sku] = counts2.get(slot.sku, 0) + v
-                puts2 = dict(puts)
-                if v < 0:
-                    puts2[slot.sku] = puts2.get(slot.sku, 0) - v
-                lm = record(lp2, mean2, var2, moves2, counts2, used + abs(v))
-                misplaced(lp2, lm - lp2, mean2, var2, moves2, counts2, used + abs(v))
-                visit(k + 1, lp2, mean2, var2, moves2, counts2, puts2, used + abs(v))
+                var2 = list(var)
+                for i in idx:
+                    var2[i] += dv
+                key2 = _bump(key, sku, v)
+                weight2 = weight + dw
+                terms2 = (*terms, (da, oa)) if len(idx) > 1 else terms
+                moves2 = [*moves, move]
+                record(lp2, mean2, var2, terms2, moves2, key2, used2, weight2)
+                misplaced(lp2, mean2, var2, sd2b, terms2, moves2, key2, used2, weight2)
+                puts2 = puts if v > 0 else {**puts, sku: puts.get(sku, 0) - v}
+                visit(k1, lp2, mean2, var2, sd2b, terms2, moves2, key2, puts2, used2, weight2, (fa2, fb2))
 
     zero = [0.0] * m
-    lm0 = record(0.0, zero, list(base_var), [], {}, 0)
-    misplaced(0.0, lm0, zero, list(base_var), [], {}, 0)
-    visit(0, 0.0, zero, list(base_var), [], {}, {}, 0)
-    log_unenum = -math.inf
-    for b in pruned:
-        log_unenum = _log_add(log_unenum, b)
-    entries = tuple(sorted(found.values(), key=lambda e: -e[0]))
-    log_unexplained = math.log(prior.unexplained) - m * math.log(2 * UNEXPLAINED_RANGE_G)
-    return ComponentPosterior(entries, log_unenum, log_unexplained, nodes[0])
+    record(0.0, zero, list(base_var), (), [], (), 0, 0)
+    misplaced(0.0, zero, list(base_var), 0, (), [], (), 0, 0)
+    visit(0, 0.0, zero, list(base_var), 0, (), [], (), {}, 0, 0, None)
+    extra = None
+    if rows:
+        arr = np.array(rows)
+        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
+        extra = a - 0.5 * (r - t.f_w) ** 2 / (v + t.f_sd2)
+        if excluded:
+            extra[tuple(np.array(excluded).T)] = -math.inf
+    return _entries(found), _log_total(pruned, extra), nodes

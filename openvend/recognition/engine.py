@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
 from openvend.recognition.compiled import Compiled, Prior, compiled
 from openvend.recognition.decompose import ComponentPosterior, Key, search
 from openvend.recognition.extraction import extract
@@ -47,21 +49,36 @@ def _normalised(post: ComponentPosterior) -> tuple[Part, float, float]:
     return probs, math.exp(post.log_unenumerated - z), math.exp(post.log_unexplained - z)
 
 
+# (a, b) has at least (a + 1)·(b + 1) candidates no worse and generated no later (both lists are
+# sorted best first), so beyond that rank it can never be among the first JOINT_CAP.
+_RANKED = np.outer(np.arange(1, JOINT_CAP + 1), np.arange(1, JOINT_CAP + 1)) <= JOINT_CAP
+
+
 def _combine(parts: list[Part]) -> list[Joint]:
+    """Joint hypotheses over the components: every pair of (joint so far, component entry) with
+    p·q ≥ JOINT_FLOOR, ranked by p·q (stable in generation order), the first JOINT_CAP kept."""
     joint: list[Joint] = [(1.0, {}, 0, 0.0)]
     for probs in parts:
+        nj, nb = len(joint), min(len(probs), JOINT_CAP)
+        if not nj or not nb:
+            return []
+        p = np.fromiter((j[0] for j in joint), float, nj)
+        q = np.fromiter((e[0] for e in probs[:nb]), float, nb)
+        pq = p[:, None] * q[None, :]
+        flat = np.flatnonzero(_RANKED[:nj, :nb] & (pq >= JOINT_FLOOR))
+        values = pq.ravel()[flat]
+        top = flat[np.argsort(-values, kind="stable")[:JOINT_CAP]]
         merged: list[Joint] = []
-        for p, counts, units, grams in joint:
-            for q, key, u, g in probs:
-                pq = p * q
-                if pq < JOINT_FLOOR:
-                    continue
+        for i, value in zip(top.tolist(), pq.ravel()[top].tolist(), strict=True):
+            _, counts, units, grams = joint[i // nb]
+            _, key, u, g = probs[i % nb]
+            c = counts  # shared, never mutated: most components add nothing
+            if key:
                 c = dict(counts)
                 for k, n in key:
                     c[k] = c.get(k, 0) + n
-                merged.append((pq, c, units + u, grams + g))
-        merged.sort(key=lambda j: -j[0])
-        joint = merged[:JOINT_CAP]
+            merged.append((value, c, units + u, grams + g))
+        joint = merged
     return joint
 
 
