@@ -116,3 +116,33 @@ def test_new_alarm_is_pushed_to_the_signed_webhook(world_a, django_capture_on_co
     stamp, mac = (part.split("=", 1)[1] for part in headers["x-openvend-signature"].split(","))
     expected = hmac.new(b"whsec-test-1", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(mac, expected)
+
+
+def test_a_failed_webhook_is_retried_later_with_backoff(world_a, settings) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from openvend.devices.tasks import RETRY_DELAYS_S, deliver_alarm_webhook
+
+    # A backend that can defer work (the production default); django-tasks resets on the change.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    alarms.alarm_settings_update(
+        actor=None,
+        merchant_id=world_a.merchant.pk,
+        data={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "s"},  # nothing listens on 9
+    )
+    device, _ = activated_device(world_a, "ALM-0030")
+    alarm = alarms.alarm_raise(device=device, kind="camera_fault")
+    before = timezone.now()
+    assert deliver_alarm_webhook.call(alarm.pk, 0) is None
+    retry = DBTaskResult.objects.get(task_path="openvend.devices.tasks.deliver_alarm_webhook")
+    assert retry.args_kwargs["args"] == [alarm.pk, 1]
+    assert (
+        timedelta(seconds=RETRY_DELAYS_S[0] - 1)
+        < retry.run_after - before
+        < timedelta(seconds=RETRY_DELAYS_S[0] + 5)
+    )
+    assert deliver_alarm_webhook.call(alarm.pk, len(RETRY_DELAYS_S)) is None  # the last attempt gives up
+    assert DBTaskResult.objects.count() == 1
