@@ -15,7 +15,6 @@ import os
 import platform
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -23,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from openvend.gateway.broker.process import MosquittoProcess
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/openvend_bench_telemetry"
 DEVICES = int(os.environ.get("BENCH_DEVICES", "8"))
@@ -36,12 +37,6 @@ STEADY_RATE = FLEET / FLEET_INTERVAL_S  # 3,333 msg/s
 STEADY_SECONDS = float(os.environ.get("BENCH_STEADY_SECONDS", "10"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _recreate_database(url: str) -> None:
     from urllib.parse import urlparse
 
@@ -53,46 +48,6 @@ def _recreate_database(url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-
-
-class _Broker:
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import pwd
-
-        from openvend.gateway.broker.mosquitto import render_broker_config, sync_mosquitto
-
-        passwords, acl, pid = self.dir / "passwords", self.dir / "acl", self.dir / "mosquitto.pid"
-        sync_mosquitto(password_path=passwords, acl_path=acl)
-        config = render_broker_config(
-            port=self.port,
-            password_path=passwords,
-            acl_path=acl,
-            pid_file=pid,
-            user=pwd.getpwuid(os.geteuid()).pw_name,
-        )
-        (self.dir / "mosquitto.conf").write_text(config)
-        log = (self.dir / "mosquitto.log").open("ab")
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.dir / "mosquitto.conf")], stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 def _payload_files(directory: Path, devices: list[dict[str, str]], per_device: int) -> list[Path]:
@@ -323,8 +278,8 @@ def main() -> int:
     probe, devices = devices[-1], devices[:DEVICES]
     total = DEVICES * PER_DEVICE
     workdir = Path(tempfile.mkdtemp(prefix="openvend-bench-"))
-    broker = _Broker(workdir)
-    broker.start()
+    binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin") or "mosquitto"
+    broker = MosquittoProcess(binary, workdir, timeout=10).start()
     try:
         files = _payload_files(workdir, devices, PER_DEVICE)
         raw_rate = _raw_relay(broker.port, password, devices, files, total)

@@ -5,6 +5,4 @@ class MerchantErrorCode(StrEnum):
     INVALID_TRANSITION = "merchants.invalid_transition"
     CODE_TAKEN = "merchants.code_taken"
     ORG_UNIT_CYCLE = "merchants.org_unit_cycle"
-    ORG_UNIT_IN_USE = "merchants.org_unit_in_use"
     OTHER_TENANT_REFERENCE = "merchants.other_tenant_reference"
-    IN_USE = "merchants.in_use"

@@ -6,12 +6,8 @@ that use them need ``pytest.mark.django_db(transaction=True)``.
 
 from __future__ import annotations
 
-import os
-import pwd
 import secrets
 import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -24,7 +20,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from openvend.gateway.broker.embedded import EmbeddedBroker
-from openvend.gateway.broker.mosquitto import render_broker_config, sync_mosquitto
+from openvend.gateway.broker.process import MosquittoProcess
 from tests import services
 
 GATEWAY_USERNAME = "openvend-gateway"
@@ -35,12 +31,6 @@ def _missing(name: str) -> None:
     if services.ci_mode():
         pytest.fail(f"{name} is required when CI=true but is not installed.", pytrace=False)
     pytest.skip(f"{name} is not installed here.")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE, what: str = "condition") -> None:
@@ -102,66 +92,14 @@ class RunningBroker:
         self._sync()
 
 
-class _Mosquitto:
+class _Mosquitto(MosquittoProcess):
     def __init__(self, binary: str, directory: Path, gateway_password: str) -> None:
-        self.binary = binary
-        self.password_path = directory / "passwords"
-        self.acl_path = directory / "acl"
-        self.pid_file = directory / "mosquitto.pid"
-        self.config_path = directory / "mosquitto.conf"
-        self.log_path = directory / "mosquitto.log"
+        super().__init__(binary, directory, timeout=DEADLINE)
         self.gateway_password = gateway_password
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def start(self) -> None:
-        sync_mosquitto(password_path=self.password_path, acl_path=self.acl_path)
-        for _attempt in range(3):  # a free port can be taken between probing and binding
-            self.port = _free_port()
-            self.config_path.write_text(
-                render_broker_config(
-                    port=self.port,
-                    password_path=self.password_path,
-                    acl_path=self.acl_path,
-                    pid_file=self.pid_file,
-                    # Started as root, Mosquitto would switch to "mosquitto", which cannot read
-                    # our 0600 files; as any other user the line has no effect.
-                    user=pwd.getpwuid(os.geteuid()).pw_name,
-                )
-            )
-            with self.log_path.open("ab") as log:
-                self.process = subprocess.Popen(
-                    [self.binary, "-c", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
-                )
-            deadline = time.monotonic() + DEADLINE
-            while time.monotonic() < deadline and self.process.poll() is None:
-                if services.port_open("127.0.0.1", self.port, timeout=0.2) and self.pid_file.exists():
-                    return
-                time.sleep(0.01)
-            self.stop()
-        raise RuntimeError(f"mosquitto did not start:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(DEADLINE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(DEADLINE)
-        self.process = None
 
     def sync(self) -> None:
-        """Rewrite the files from the database, SIGHUP, and return once the reload took effect."""
-        marker = "Reloading config."
-        before = self.log().count(marker)
-        sync_mosquitto(password_path=self.password_path, acl_path=self.acl_path, pid_file=self.pid_file)
-        wait_until(lambda: self.log().count(marker) > before, what="mosquitto to reload")
-        # Mosquitto logs that line and reloads in the same turn of its single-threaded loop:
+        self.reload()
+        # Mosquitto logs the reload line and reloads in the same turn of its single-threaded loop:
         # any packet it answers afterwards was handled with the new files.
         assert connack_of("127.0.0.1", self.port, GATEWAY_USERNAME, self.gateway_password) == 0
 
