@@ -60,6 +60,43 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
         _("Alarms"),
         (*crud("devices.alarm", ("view", "change")), *crud("devices.alarmsettings", ("view", "change"))),
     ),
+    Menu(
+        "menu.products",
+        _("Products"),
+        (
+            *crud("catalog.product"),
+            *crud("catalog.category"),
+            *crud("catalog.manufacturer"),
+            *crud("catalog.productapplication", ("view", "add")),
+            *crud("catalog.producttemplate"),
+            *crud("catalog.sellableitem"),
+        ),
+    ),
+    Menu(
+        "menu.prices",
+        _("Prices"),
+        (*crud("catalog.pricerule"), *crud("catalog.catalogsettings", ("view", "change"))),
+    ),
+    Menu(
+        "menu.planograms",
+        _("Planograms and tracks"),
+        (*crud("inventory.planogram"), *crud("inventory.track")),
+    ),
+    Menu(
+        "menu.stock",
+        _("Stock"),
+        (
+            *crud("inventory.stocklevel", ("view",)),
+            *crud("inventory.stockmovement", ("view", "add")),
+            *crud("inventory.stocktake", ("view", "add", "change")),
+            "inventory.approve_stocktake",
+        ),
+    ),
+    Menu(
+        "menu.replenishment",
+        _("Replenishment"),
+        (*crud("inventory.replenishmentorder"), *crud("inventory.restocksession", ("view", "add", "change"))),
+    ),
     Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
     Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),
     Menu("menu.sites", _("Sites and device groups"), crud("merchants.site") + crud("merchants.devicegroup")),
@@ -80,6 +117,28 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
         ),
     ),
     Menu("menu.alarms", _("Alarms"), crud("devices.alarm", ("view",))),
+    Menu(
+        "menu.products",
+        _("Products"),
+        (
+            *crud("catalog.product"),
+            *crud("catalog.category"),
+            *crud("catalog.manufacturer"),
+            *crud("catalog.productapplication", ("view",)),
+            "catalog.review_productapplication",
+        ),
+    ),
+    Menu("menu.prices", _("Prices"), (*crud("catalog.pricerule", ("view",)), "catalog.review_pricerule")),
+    Menu(
+        "menu.stock",
+        _("Stock"),
+        (
+            *crud("inventory.stocklevel", ("view",)),
+            *crud("inventory.stockmovement", ("view",)),
+            *crud("inventory.planogram", ("view",)),
+            *crud("inventory.track", ("view",)),
+        ),
+    ),
     Menu(
         "menu.merchants",
         _("Merchants"),
@@ -111,6 +170,7 @@ ACTION_LABELS = {
     "review": _("Review"),
     "freeze": _("Freeze / unfreeze"),
     "reset_password": _("Reset password"),
+    "approve": _("Approve"),
 }
 
 

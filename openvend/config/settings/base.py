@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "openvend.accounts",
     "openvend.audit",
     "openvend.devices",
+    "openvend.catalog",
+    "openvend.inventory",
+    "import_export",
     "openvend.consoles",
     "openvend.mobile",
 ]

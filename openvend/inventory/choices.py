@@ -1,0 +1,42 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PlanogramStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("In force")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class MovementKind(models.TextChoices):
+    SALE = "sale", _("Sale")
+    REPLENISHMENT = "replenishment", _("Replenishment")
+    STOCKTAKE = "stocktake", _("Stock-take adjustment")
+    CORRECTION = "correction", _("Correction")
+    RETURN = "return", _("Return")
+    TRANSFER_IN = "transfer_in", _("Transfer in")
+    TRANSFER_OUT = "transfer_out", _("Transfer out")
+    REMOVAL = "removal", _("Removal (expired or damaged)")
+
+
+class ReplenishmentState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PICKING = "picking", _("Picking")
+    IN_TRANSIT = "in_transit", _("In transit")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class RestockState(models.TextChoices):
+    OPENING = "opening", _("Opening the door")
+    OPEN = "open", _("Door open")
+    CLOSED = "closed", _("Door closed, counting")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class StockTakeState(models.TextChoices):
+    COUNTING = "counting", _("Counting")
+    SUBMITTED = "submitted", _("Submitted for approval")
+    APPROVED = "approved", _("Approved, adjusted")
+    REJECTED = "rejected", _("Rejected")
