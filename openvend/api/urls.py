@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from openvend.api.accounts.views import RoleViewSet, UserViewSet
 from openvend.api.audit.views import AuditLogViewSet
 from openvend.api.auth.views import TokenView
+from openvend.api.catalog import pricing, products
 from openvend.api.devices.views import (
     AlarmSettingsViewSet,
     AlarmViewSet,
@@ -12,6 +13,7 @@ from openvend.api.devices.views import (
     DeviceRegistrationViewSet,
     DeviceViewSet,
 )
+from openvend.api.inventory import planograms, replenishment, stock
 from openvend.api.merchants.views import DeviceGroupViewSet, MerchantViewSet, OrgUnitViewSet, SiteViewSet
 
 router = DefaultRouter()
@@ -29,6 +31,8 @@ router.register("devices", DeviceViewSet, basename="device")
 router.register("commands", CommandViewSet, basename="command")
 router.register("alarms", AlarmViewSet, basename="alarm")
 router.register("alarm-settings", AlarmSettingsViewSet, basename="alarmsettings")
+for area in (products, pricing, planograms, stock, replenishment):
+    area.register(router)
 
 app_name = "api"
 urlpatterns = [

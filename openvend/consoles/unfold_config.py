@@ -78,6 +78,36 @@ def _fleet_group(site: str) -> dict[str, Any]:
     return {"title": _("Fleet"), "items": items}
 
 
+# Each area lists its own sidebar items; the groups below combine them.
+def _catalog_items(site: str) -> list[dict[str, Any]]:
+    return []
+
+
+def _price_items(site: str) -> list[dict[str, Any]]:
+    return []
+
+
+def _planogram_items(site: str) -> list[dict[str, Any]]:
+    return []
+
+
+def _stock_items(site: str) -> list[dict[str, Any]]:
+    return []
+
+
+def _replenishment_items(site: str) -> list[dict[str, Any]]:
+    return []
+
+
+def _goods_group(site: str) -> dict[str, Any]:
+    return {"title": _("Products and prices"), "items": [*_catalog_items(site), *_price_items(site)]}
+
+
+def _stock_group(site: str) -> dict[str, Any]:
+    items = [*_planogram_items(site), *_stock_items(site), *_replenishment_items(site)]
+    return {"title": _("Stock and replenishment"), "items": items}
+
+
 def _people_group(site: str, staff_title: Any) -> dict[str, Any]:
     return {
         "title": _("Staff and permissions"),
@@ -111,6 +141,8 @@ MERCHANT_CONSOLE = {
             ],
         },
         _fleet_group("console"),
+        _goods_group("console"),
+        _stock_group("console"),
         _estate_group("console"),
         _people_group("console", _("Staff")),
     ),
@@ -133,6 +165,8 @@ PLATFORM_CONSOLE = {
             ],
         },
         _fleet_group("platform"),
+        _goods_group("platform"),
+        _stock_group("platform"),
         _estate_group("platform"),
         _people_group("platform", _("Users")),
     ),

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from openvend.mobile import views
+from openvend.mobile import restock, stock, views
 
 app_name = "mobile"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(next_page="mobile:login"), name="logout"),
     path("scan/<str:token>/", views.scan, name="scan"),
     path("devices/activate/", views.activate_device, name="activate-device"),
+    *stock.urlpatterns,
+    *restock.urlpatterns,
 ]

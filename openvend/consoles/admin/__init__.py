@@ -1,3 +1,13 @@
 """Model admins for both consoles. Importing this package registers them."""
 
-from openvend.consoles.admin import accounts, audit, devices, merchants  # noqa: F401
+from openvend.consoles.admin import (  # noqa: F401
+    accounts,
+    audit,
+    catalog,
+    devices,
+    merchants,
+    planograms,
+    pricing,
+    replenishment,
+    stock,
+)

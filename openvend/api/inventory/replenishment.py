@@ -1,0 +1,9 @@
+"""REST resources for replenishment orders and restock sessions."""
+
+from __future__ import annotations
+
+from rest_framework.routers import DefaultRouter
+
+
+def register(router: DefaultRouter) -> None:
+    """Add this area's resources to the API router."""

@@ -1,0 +1,3 @@
+"""Console pages: planograms and vending tracks."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Console pages: prices, product templates and sellable lists."""
+
+from __future__ import annotations
