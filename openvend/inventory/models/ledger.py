@@ -7,7 +7,7 @@ concurrent movements never lose an update. Corrections are new movements, never 
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -67,7 +67,7 @@ class StockMovement(DeviceScoped, TenantModel):
         verbose_name=_("corrects"),
     )
 
-    objects = MovementQuerySet.as_manager()  # type: ignore[assignment]
+    objects: ClassVar[Any] = MovementQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("stock movement")
