@@ -128,7 +128,15 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
             "catalog.review_productapplication",
         ),
     ),
-    Menu("menu.prices", _("Prices"), (*crud("catalog.pricerule", ("view",)), "catalog.review_pricerule")),
+    Menu(
+        "menu.prices",
+        _("Prices"),
+        (
+            *crud("catalog.pricerule", ("view",)),
+            "catalog.review_pricerule",
+            *crud("catalog.catalogsettings", ("view", "change")),
+        ),
+    ),
     Menu(
         "menu.stock",
         _("Stock"),

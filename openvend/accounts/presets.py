@@ -186,7 +186,15 @@ PLATFORM_PRESETS: tuple[PresetRole, ...] = (
         "platform_reviewer",
         _("Merchant reviewer"),
         _with_menus(
-            *crud("merchants.merchant", ("view",)), "merchants.review_merchant", menus=("menu.merchants",)
+            *crud("merchants.merchant", ("view",)),
+            "merchants.review_merchant",
+            # New products and store price changes wait for the same reviewers as new merchants.
+            "catalog.view_product",
+            "catalog.view_productapplication",
+            "catalog.review_productapplication",
+            "catalog.view_pricerule",
+            "catalog.review_pricerule",
+            menus=("menu.merchants", "menu.products", "menu.prices"),
         ),
         DataScope.ALL,
     ),
