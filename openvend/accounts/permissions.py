@@ -75,7 +75,8 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
     Menu(
         "menu.prices",
         _("Prices"),
-        (*crud("catalog.pricerule"), *crud("catalog.catalogsettings", ("view", "change"))),
+        # Whether price changes wait for review is the platform's call, not the merchant's.
+        (*crud("catalog.pricerule"), "catalog.view_catalogsettings"),
     ),
     Menu(
         "menu.planograms",
@@ -145,6 +146,9 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
             *crud("inventory.stockmovement", ("view",)),
             *crud("inventory.planogram", ("view",)),
             *crud("inventory.track", ("view",)),
+            *crud("inventory.stocktake", ("view",)),
+            *crud("inventory.replenishmentorder", ("view",)),
+            *crud("inventory.restocksession", ("view",)),
         ),
     ),
     Menu(

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import ProtectedError
+from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext as _
 
 from openvend.audit import context
@@ -29,6 +30,8 @@ SKIPPED_FIELDS = frozenset({"created_at", "updated_at", "last_login"})
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, FieldFile):  # images and uploads: the stored name, "" when empty
+        return value.name or ""
     if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)
     if isinstance(value, datetime.datetime | datetime.date):

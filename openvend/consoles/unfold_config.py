@@ -80,23 +80,62 @@ def _fleet_group(site: str) -> dict[str, Any]:
 
 # Each area lists its own sidebar items; the groups below combine them.
 def _catalog_items(site: str) -> list[dict[str, Any]]:
-    return []
+    from django.utils.text import format_lazy
+
+    products = _item(_("Products"), "inventory_2", site, "catalog.product", "menu_products")
+    if site == "console":
+        platform_link = reverse_lazy("console:catalog_product_platform_library")
+    else:  # the platform console's product list, narrowed to the platform's own library
+        changelist = reverse_lazy("platform:catalog_product_changelist")
+        platform_link = format_lazy("{}?library=platform", changelist)
+    return [
+        products,
+        {**products, "title": _("Platform library"), "icon": "hub", "link": platform_link},
+        _item(_("Categories"), "category", site, "catalog.category", "menu_products"),
+        _item(_("Manufacturers"), "factory", site, "catalog.manufacturer", "menu_products"),
+        _item(_("New-product applications"), "post_add", site, "catalog.productapplication", "menu_products"),
+    ]
 
 
 def _price_items(site: str) -> list[dict[str, Any]]:
-    return []
+    items = [_item(_("Price rules"), "sell", site, "catalog.pricerule", "menu_prices")]
+    if site == "platform":
+        return [
+            *items,
+            _item(_("Price review policy"), "rule", site, "catalog.catalogsettings", "menu_prices"),
+        ]
+    return [
+        *items,
+        _item(_("Product templates"), "library_books", site, "catalog.producttemplate", "menu_products"),
+        _item(_("Sellable lists"), "checklist", site, "catalog.sellableitem", "menu_products"),
+    ]
 
 
 def _planogram_items(site: str) -> list[dict[str, Any]]:
-    return []
+    # The platform console shows them read-only under its stock menu.
+    menu = "menu_planograms" if site == "console" else "menu_stock"
+    return [
+        _item(_("Planograms"), "view_module", site, "inventory.planogram", menu),
+        _item(_("Vending tracks"), "view_column", site, "inventory.track", menu),
+    ]
 
 
 def _stock_items(site: str) -> list[dict[str, Any]]:
-    return []
+    items = [
+        _item(_("Stock levels"), "inventory_2", site, "inventory.stocklevel", "menu_stock"),
+        _item(_("Stock movements"), "receipt_long", site, "inventory.stockmovement", "menu_stock"),
+    ]
+    if site != "platform":  # the platform reads stock but does not count it
+        items.append(_item(_("Stock-takes"), "fact_check", site, "inventory.stocktake", "menu_stock"))
+    return items
 
 
 def _replenishment_items(site: str) -> list[dict[str, Any]]:
-    return []
+    menu = "menu_stock" if site == "platform" else "menu_replenishment"  # the platform only looks
+    return [
+        _item(_("Replenishment orders"), "local_shipping", site, "inventory.replenishmentorder", menu),
+        _item(_("Restock sessions"), "inventory", site, "inventory.restocksession", menu),
+    ]
 
 
 def _goods_group(site: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ EVENT_STATE = {
     "camera_fault": ("camera", "fault"),
     "camera_ok": ("camera", "ok"),
 }
+RESTOCK_EVENTS = frozenset({"door_opened", "door_closed", "weight_change"})
 
 
 class _Context:
@@ -214,3 +215,10 @@ def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any) ->
         if device.foreign_object_lock and not device.locked_by_foreign_object:
             Device.objects.filter(pk=device.pk).update(locked_by_foreign_object=True)
             device.locked_by_foreign_object = True
+    if body.get("session") and kind in RESTOCK_EVENTS:
+        # A restock visit's door and weight events move its session along (session = command id).
+        from openvend.inventory.restock_services import restock_door_event
+
+        restock_door_event(
+            device=device, session_key=body["session"], kind=kind, detail=body.get("detail") or {}, at=at
+        )

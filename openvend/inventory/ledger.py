@@ -111,7 +111,10 @@ def post_movement(
         # A concurrent posting with the same key won the race: answer with its movement.
         if idempotency_key is None:
             raise
-        return StockMovement.objects.get(idempotency_key=idempotency_key)
+        winner = StockMovement.objects.filter(idempotency_key=idempotency_key).first()
+        if winner is None:  # the failure was some other constraint: do not hide it
+            raise
+        return winner
 
 
 def _post(
@@ -198,6 +201,8 @@ def transfer(
     """Move units between two positions (two devices, or two lanes of one): both legs or neither."""
     if quantity <= 0:
         raise OpenVendError(InventoryErrorCode.ZERO_QUANTITY, _("A transfer moves at least one unit."))
+    if from_device.pk == to_device.pk and from_lane == to_lane:
+        raise OpenVendError(InventoryErrorCode.SAME_POSITION, _("A transfer needs two different positions."))
     out = post_movement(
         device=from_device,
         product=product,

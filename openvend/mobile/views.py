@@ -43,7 +43,19 @@ def scan(request: HttpRequest, token: str) -> HttpResponse:
     device = Device.objects.select_related("site", "state").filter(code=code).first()
     if device is None:
         return render(request, "mobile/scan.html", {"error": _("This device is not in service.")}, status=404)
-    return render(request, "mobile/scan.html", {"device": device, "flow": flow})
+    return render(
+        request,
+        "mobile/scan.html",
+        {"device": device, "flow": flow, "may_restock": _may_restock(request, device)},
+    )
+
+
+def _may_restock(request: HttpRequest, device: Any) -> bool:
+    """Staff signed in here who may restock this device get the restock flow from the same QR."""
+    from openvend.inventory.restock_services import may_restock
+
+    user: Any = request.user
+    return bool(user.is_authenticated and may_restock(user, device))
 
 
 @login_required(login_url="mobile:login")

@@ -97,3 +97,16 @@ def test_adding_staff_and_a_custom_role_in_the_console(world_a, client) -> None:
     sites = client.get("/console/merchants/site/").content.decode()
     assert world_a.sites["sz-1"].name in sites and world_a.sites["sh-1"].name not in sites
     assert Site.objects.restrict(User.objects.get(pk=user.pk)).count() == 1
+
+
+def test_list_filters_offer_only_the_callers_rows(world_a, world_b, client) -> None:
+    """A relation filter lists the related rows of the user's own list, never another merchant's."""
+    from tests.devices.factories import activated_device
+
+    activated_device(world_a, "FILTER-A1")
+    activated_device(world_b, "FILTER-B1")
+    Site.objects.filter(pk=world_b.sites["sh-1"].pk).update(name="别家的秘密点位")
+    assert console_login(client, world_a.users["merchant_admin"].username, PASSWORD)
+    page = client.get("/console/devices/device/").content.decode()
+    assert world_a.sites["sh-1"].name in page
+    assert "别家的秘密点位" not in page

@@ -156,6 +156,17 @@ SPECTACULAR_SETTINGS = {
         "MerchantStatusEnum": "openvend.merchants.choices.MerchantStatus",
         "DataScopeEnum": "openvend.accounts.choices.DataScope",
         "LanguageEnum": "openvend.core.choices.Language",
+        "DeviceTypeEnum": "openvend.devices.choices.DeviceType",
+        "ProductKindEnum": "openvend.catalog.choices.ProductKind",
+        "ProductStatusEnum": "openvend.catalog.choices.ProductStatus",
+        "ApplicationStatusEnum": "openvend.catalog.choices.ApplicationStatus",
+        "PriceScopeEnum": "openvend.catalog.choices.PriceScope",
+        "PriceStatusEnum": "openvend.catalog.choices.PriceStatus",
+        "PlanogramStatusEnum": "openvend.inventory.choices.PlanogramStatus",
+        "MovementKindEnum": "openvend.inventory.choices.MovementKind",
+        "ReplenishmentStateEnum": "openvend.inventory.choices.ReplenishmentState",
+        "RestockStateEnum": "openvend.inventory.choices.RestockState",
+        "StockTakeStateEnum": "openvend.inventory.choices.StockTakeState",
     },
 }
 
@@ -177,6 +188,8 @@ MOSQUITTO_ACL_FILE = ""
 MOSQUITTO_PID_FILE = ""
 # Raw device messages are kept this many days, then pruned by the gateway.
 DEVICE_MESSAGE_RETENTION_DAYS = 30
+# A free-replenishment visit still open after this long is cancelled so the device can sell again.
+RESTOCK_SESSION_TIMEOUT_MIN = 30
 
 LOGGING = {
     "version": 1,

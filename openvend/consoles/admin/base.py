@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib.admin import AdminSite
+from django.contrib.admin import AdminSite, RelatedOnlyFieldListFilter
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
@@ -45,7 +47,18 @@ class ConsoleModelAdmin(ModelAdmin):
         filters = list(super().get_list_filter(request))
         if is_platform(self.admin_site) and self.merchant_field:
             filters.insert(0, self.merchant_field)
-        return filters
+        return [self._scoped_filter(entry) for entry in filters]
+
+    def _scoped_filter(self, entry: Any) -> Any:
+        """A plain relation filter would list every merchant's rows (their site names, products…):
+        offer only the related rows of what this user's list holds."""
+        if not isinstance(entry, str):
+            return entry
+        try:
+            field = get_fields_from_path(self.model, entry)[-1]
+        except (FieldDoesNotExist, NotRelationField):
+            return entry
+        return (entry, RelatedOnlyFieldListFilter) if field.is_relation else entry
 
     def _scoped(self, db_field: models.Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
         manager: Any = cast(Any, db_field.related_model)._default_manager

@@ -1,0 +1,115 @@
+"""Movements staff post by hand from the console, the API or a phone: correcting a movement,
+removing expired or damaged units, moving units between devices. Each needs a reason, runs
+through the ledger (which writes the audit row) and only touches devices the actor may manage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from openvend.core.errors import OpenVendError
+from openvend.inventory import ledger
+from openvend.inventory.choices import MovementKind
+from openvend.inventory.errors import InventoryErrorCode
+from openvend.inventory.models import StockMovement, Track
+
+MANUAL_KINDS = (MovementKind.CORRECTION, MovementKind.REMOVAL, MovementKind.TRANSFER_OUT)
+
+
+def allowed_lanes(device: Any) -> range:
+    """Lane 0 for a cabinet's own stock; tracks 1…n on a machine with tracks."""
+    tracks = max(
+        int(getattr(device.kind, "tracks", 0) or 0),
+        max(Track.objects.filter(device=device).values_list("number", flat=True), default=0),
+    )
+    return range(1, tracks + 1) if tracks else range(0, 1)
+
+
+def check_lane(device: Any, lane: int) -> None:
+    lanes = allowed_lanes(device)
+    if lane not in lanes:
+        if lanes.start == 0:
+            message = _("This device keeps its stock in lane 0.")
+        else:
+            message = _("Lane must be a track number from 1 to %(last)s.") % {"last": lanes.stop - 1}
+        raise OpenVendError(InventoryErrorCode.BAD_LANE, message, fields={"lane": [message]})
+
+
+def require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        message = _("Say why: a manual stock movement needs a reason.")
+        raise OpenVendError(InventoryErrorCode.REASON_REQUIRED, message, fields={"reason": [message]})
+    return reason
+
+
+def _check_may_post(actor: Any, *devices: Any) -> None:
+    """The actor holds `add_stockmovement` and every device is inside their data scope."""
+    from openvend.devices.models import Device
+
+    if not actor.has_perm("inventory.add_stockmovement"):
+        raise PermissionDenied(_("You may not post stock movements."))
+    visible = Device.objects.restrict(actor, "view").filter(pk__in=[d.pk for d in devices]).count()
+    if visible != len({d.pk for d in devices}):
+        raise PermissionDenied(_("This device is outside what you may manage."))
+
+
+def movement_correct(*, actor: Any, movement: StockMovement, reason: str) -> StockMovement:
+    """Reverse a movement with an opposite one (at most once; a correction is never corrected)."""
+    reason = require_reason(reason)
+    _check_may_post(actor, movement.device)
+    return ledger.correct_movement(movement=movement, actor=actor, reason=reason)
+
+
+def movement_remove(
+    *, actor: Any, device: Any, product: Any, quantity: int, reason: str, lane: int = 0
+) -> StockMovement:
+    """Take expired or damaged units out of stock; never below zero."""
+    reason = require_reason(reason)
+    if quantity <= 0:
+        raise OpenVendError(
+            InventoryErrorCode.ZERO_QUANTITY,
+            _("Remove at least one unit."),
+            fields={"quantity": [_("Must be at least 1.")]},
+        )
+    _check_may_post(actor, device)
+    check_lane(device, lane)
+    return ledger.post_movement(
+        device=device,
+        product=product,
+        lane=lane,
+        quantity=-quantity,
+        kind=MovementKind.REMOVAL,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def movement_transfer(
+    *,
+    actor: Any,
+    product: Any,
+    quantity: int,
+    from_device: Any,
+    to_device: Any,
+    reason: str,
+    from_lane: int = 0,
+    to_lane: int = 0,
+) -> tuple[StockMovement, StockMovement]:
+    """Move units from one position to another (both legs or neither)."""
+    reason = require_reason(reason)
+    _check_may_post(actor, from_device, to_device)
+    check_lane(from_device, from_lane)
+    check_lane(to_device, to_lane)
+    return ledger.transfer(
+        product=product,
+        quantity=quantity,
+        from_device=from_device,
+        to_device=to_device,
+        from_lane=from_lane,
+        to_lane=to_lane,
+        actor=actor,
+        reason=reason,
+    )

@@ -1,0 +1,472 @@
+"""Free replenishment (自由补货): a replenisher opens a device in restock mode, puts goods in, and
+the sensors' readings and/or their own count become REPLENISHMENT movements. Nobody is charged:
+no shopping order exists, and the shopping flow refuses consumers while a session is live
+(`replenishment_selectors.restock_in_progress`).
+
+    opening ──(door_opened)──► open ──(door_closed / "door closed" in the app)──► closed ──► completed
+       └────────────────────────┴─────────────────────────────────────────────────┴──────► cancelled
+
+Restock mode on the device: the `open_door` command carries `"mode": "restock"` (protocol §7),
+and every event of the visit carries the command's id as its `session` — which is how door and
+weight events find their way here (`restock_door_event`, called by the gateway's state derivation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from openvend.audit.choices import AuditAction
+from openvend.audit.services import audit_record, snapshot
+from openvend.core.errors import ConflictError, OpenVendError
+from openvend.inventory.choices import MovementKind, PlanogramStatus, ReplenishmentState, RestockState
+from openvend.inventory.errors import InventoryErrorCode
+from openvend.inventory.ledger import Source, post_movement
+from openvend.inventory.models import PlanogramSlot, ReplenishmentOrder, RestockLine, RestockSession, Track
+from openvend.inventory.replenishment_selectors import LIVE_RESTOCK_STATES, par_levels
+from openvend.inventory.replenishment_services import (
+    check_device_visible,
+    replenishment_order_settle_from_restock,
+)
+
+R = RestockState
+DEFAULT_TIMEOUT_MIN = 30
+# Device events that move a restock session along; all carry the session (= command id).
+RESTOCK_EVENTS = frozenset({"door_opened", "door_closed", "weight_change"})
+START_PERMISSIONS = ("inventory.add_restocksession", "devices.open_door_device")
+
+
+def restock_timeout() -> timedelta:
+    """How long a session may stay live before `restock_sessions_expire` cancels it."""
+    return timedelta(minutes=int(getattr(settings, "RESTOCK_SESSION_TIMEOUT_MIN", DEFAULT_TIMEOUT_MIN)))
+
+
+def session_snapshot(session: RestockSession) -> dict[str, Any]:
+    data = snapshot(session)
+    data["photo"] = session.photo.name or ""  # the audit log keeps the file's name, not the file
+    data["lines"] = [
+        {
+            "product": line.product_id,
+            "lane": line.lane,
+            "counted": line.counted_quantity,
+            "sensor": line.sensor_quantity,
+            "posted": line.posted_quantity,
+            "discrepancy": line.discrepancy,
+        }
+        for line in session.lines.all().order_by("lane", "product_id")
+    ]
+    return data
+
+
+def may_restock(user: Any, device: Any) -> bool:
+    """Whether `user` may open `device` for a restock: both permissions and the device in scope."""
+    from openvend.devices.models import Device
+
+    if not all(user.has_perm(code) for code in START_PERMISSIONS):
+        return False
+    return bool(Device.objects.restrict(user, "view").filter(pk=device.pk).exists())
+
+
+def _busy() -> ConflictError:
+    return ConflictError(
+        InventoryErrorCode.DEVICE_BUSY,
+        _("Device busy: another restock session is already running on this device."),
+    )
+
+
+def _check_order(device: Any, order: ReplenishmentOrder | None) -> None:
+    if order is None:
+        return
+    open_states = (ReplenishmentState.DRAFT, ReplenishmentState.PICKING, ReplenishmentState.IN_TRANSIT)
+    if order.device_id != device.pk or order.state not in open_states:
+        raise OpenVendError(
+            InventoryErrorCode.BAD_STATE,
+            _("The replenishment order must be an open order for this device."),
+            fields={"order": [_("Not an open order for this device.")]},
+        )
+
+
+@transaction.atomic
+def restock_start(*, actor: Any, device: Any, order: ReplenishmentOrder | None = None) -> RestockSession:
+    """Create the device's live restock session and send the door-open command in restock mode.
+    A second start on a busy device is refused (the database allows one live session per device)."""
+    from openvend.devices.choices import CommandKind
+    from openvend.devices.commands import command_send
+
+    if not all(actor.has_perm(code) for code in START_PERMISSIONS):
+        raise PermissionDenied(_("You may not open devices for restocking."))
+    check_device_visible(actor, device)
+    _check_order(device, order)
+    if RestockSession.objects.filter(device=device, state__in=LIVE_RESTOCK_STATES).exists():
+        raise _busy()
+    session = RestockSession(merchant_id=device.merchant_id, device=device, replenisher=actor, order=order)
+    try:
+        with transaction.atomic():
+            session.save()
+    except IntegrityError as exc:  # a concurrent start won the race
+        raise _busy() from exc
+    session.command = command_send(
+        actor=actor, device=device, kind=CommandKind.OPEN_DOOR, params={"door": 1, "mode": "restock"}
+    )
+    session.save(update_fields=["command", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.CREATE, instance=session, after=session_snapshot(session))
+    return session
+
+
+def _locked(session: RestockSession) -> RestockSession:
+    return (
+        RestockSession.objects.select_for_update().select_related("device", "device__kind").get(pk=session.pk)
+    )
+
+
+def _refuse(session: RestockSession, what: str) -> ConflictError:
+    return ConflictError(
+        InventoryErrorCode.BAD_TRANSITION,
+        _("This restock session is %(state)s: cannot %(what)s.")
+        % {"state": session.get_state_display(), "what": what},
+    )
+
+
+@dataclass(frozen=True)
+class _Group:
+    sensors: frozenset[str]
+    slots: tuple[Any, ...]
+
+
+def _sensor_groups(slots: list[Any]) -> list[_Group]:
+    """Slots that share a weight sensor (a product bridging two sensors, 跨称) form one group:
+    the group's sensors are read together."""
+    groups: list[_Group] = []
+    for slot in slots:
+        sensors = frozenset(slot.sensors or [])
+        touching = [g for g in groups if g.sensors & sensors]
+        merged = _Group(
+            sensors=sensors.union(*(g.sensors for g in touching)),
+            slots=(*[s for g in touching for s in g.slots], slot),
+        )
+        groups = [g for g in groups if g not in touching] + [merged]
+    return groups
+
+
+def sensor_quantities(device: Any, deltas_g: dict[str, Any]) -> dict[int, int | None]:
+    """Units placed per product (lane 0) by the weight change of its sensors: Σ Δg / unit weight,
+    rounded half up. A group of sensors shared by several products cannot be attributed (None).
+    Empty when the cabinet has no active planogram or the sensors reported nothing."""
+    if not deltas_g:
+        return {}
+    slots = list(
+        PlanogramSlot.objects.filter(planogram__device=device, planogram__status=PlanogramStatus.ACTIVE)
+        .select_related("product")
+        .order_by("id")
+    )
+    result: dict[int, int | None] = {}
+    for group in _sensor_groups(slots):
+        products = {slot.product_id: slot.product for slot in group.slots}
+        if len(products) != 1:
+            for product_id in products:
+                result[product_id] = None
+            continue
+        product_id, product = next(iter(products.items()))
+        try:
+            grams = sum((Decimal(str(deltas_g.get(s, 0))) for s in group.sensors), Decimal(0))
+        except InvalidOperation:
+            result[product_id] = None
+            continue
+        weight = Decimal(product.unit_weight_g or 0)
+        if weight <= 0 or (product_id in result and result[product_id] is None):
+            result[product_id] = None
+            continue
+        units = int((grams / weight).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        result[product_id] = (result.get(product_id) or 0) + units
+    return result
+
+
+def _prefill_lines(session: RestockSession) -> None:
+    """One line per position the device holds, with what the sensors say where they can tell."""
+    by_sensor = sensor_quantities(session.device, session.sensor_deltas_g or {})
+    positions = set(par_levels(session.device)) | {(pid, 0) for pid in by_sensor}
+    for product_id, lane in sorted(positions):
+        line, _created = RestockLine.objects.get_or_create(session=session, product_id=product_id, lane=lane)
+        sensor = by_sensor.get(product_id) if lane == 0 else None
+        if line.sensor_quantity != sensor:
+            line.sensor_quantity = sensor
+            line.save(update_fields=["sensor_quantity"])
+
+
+def _close(session: RestockSession, at: datetime) -> None:
+    session.state = R.CLOSED
+    session.closed_at = at
+    session.save(update_fields=["state", "closed_at", "updated_at"])
+    _prefill_lines(session)
+
+
+def restock_door_event(
+    *, device: Any, session_key: str, kind: str, detail: dict[str, Any], at: datetime
+) -> bool:
+    """Apply one device event to the live restock session it belongs to (its `session` is the
+    open_door command's id). Events of shopping sessions or unknown sessions are ignored."""
+    if kind not in RESTOCK_EVENTS:
+        return False
+    try:
+        command_id = uuid.UUID(str(session_key))
+    except ValueError:
+        return False
+    with transaction.atomic():
+        session = (
+            RestockSession.objects.select_for_update()
+            .select_related("device", "device__kind")
+            .filter(device_id=device.pk, command_id=command_id, state__in=LIVE_RESTOCK_STATES)
+            .first()
+        )
+        if session is None:
+            return False
+        before = session_snapshot(session)
+        if kind == "door_opened" and session.state == R.OPENING:
+            session.state = R.OPEN
+            session.opened_at = at
+            session.save(update_fields=["state", "opened_at", "updated_at"])
+        elif kind == "door_closed" and session.state in (R.OPENING, R.OPEN):
+            _close(session, at)
+        elif kind == "weight_change" and session.state in (R.OPENING, R.OPEN):
+            sensor, delta = str(detail.get("sensor", "")), detail.get("delta_g")
+            if not sensor or not isinstance(delta, int | float) or isinstance(delta, bool):
+                return False
+            deltas = dict(session.sensor_deltas_g or {})
+            deltas[sensor] = float(Decimal(str(deltas.get(sensor, 0))) + Decimal(str(delta)))
+            session.sensor_deltas_g = deltas
+            session.save(update_fields=["sensor_deltas_g", "updated_at"])
+            return True  # weight noise is not worth an audit row each
+        else:
+            return False
+        audit_record(
+            actor=None,
+            action=AuditAction.UPDATE,
+            instance=session,
+            before=before,
+            after=session_snapshot(session),
+            message=f"device event {kind}",
+        )
+        return True
+
+
+@transaction.atomic
+def restock_door_closed(*, actor: Any, session: RestockSession) -> RestockSession:
+    """The replenisher says the door is closed. Believed unless the device reports it still open."""
+    from openvend.devices.choices import DoorState
+    from openvend.devices.models import DeviceState
+
+    locked = _locked(session)
+    if locked.state == R.CLOSED:
+        return locked
+    if locked.state not in (R.OPENING, R.OPEN):
+        raise _refuse(locked, _("close the door"))
+    door = DeviceState.objects.filter(device_id=locked.device_id).values_list("door", flat=True).first()
+    if door == DoorState.OPEN:
+        raise ConflictError(
+            InventoryErrorCode.DOOR_STILL_OPEN,
+            _("The device reports its door still open. Close it firmly and try again."),
+        )
+    before = session_snapshot(locked)
+    _close(locked, timezone.now())
+    audit_record(
+        actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=session_snapshot(locked)
+    )
+    return locked
+
+
+def _check_position(device: Any, product: Any, lane: int) -> None:
+    if product.merchant_id != device.merchant_id:
+        raise OpenVendError(
+            InventoryErrorCode.OTHER_MERCHANT,
+            _("Stock can only hold products from the device owner's own library."),
+            fields={"product": [_("Not found.")]},
+        )
+    if lane and not Track.objects.filter(device=device, number=lane).exists():
+        raise OpenVendError(
+            InventoryErrorCode.BAD_LANE,
+            _("This device has no track %(lane)s.") % {"lane": lane},
+            fields={"lane": [_("No such track.")]},
+        )
+
+
+def _apply_count(session: RestockSession, product: Any, lane: int, counted: int | None) -> RestockLine:
+    if counted is not None and (isinstance(counted, bool) or not isinstance(counted, int) or counted < 0):
+        raise OpenVendError(
+            InventoryErrorCode.BAD_QUANTITY,
+            _("A count is a whole number ≥ 0."),
+            fields={"counted": [_("A whole number ≥ 0.")]},
+        )
+    _check_position(session.device, product, lane)
+    line, _created = RestockLine.objects.get_or_create(session=session, product=product, lane=lane)
+    line.counted_quantity = counted
+    line.save(update_fields=["counted_quantity"])
+    return line
+
+
+@transaction.atomic
+def restock_count(
+    *, actor: Any, session: RestockSession, product: Any, counted: int | None, lane: int = 0
+) -> RestockLine:
+    """Enter (or clear, with None) how many units of `product` the replenisher put in."""
+    locked = _locked(session)
+    if locked.state not in LIVE_RESTOCK_STATES:
+        raise _refuse(locked, _("enter counts"))
+    before = session_snapshot(locked)
+    line = _apply_count(locked, product, lane, counted)
+    after = session_snapshot(locked)
+    if after != before:
+        audit_record(actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=after)
+    return line
+
+
+@dataclass
+class RestockResult:
+    session: RestockSession
+    movements: list[Any]
+    already_completed: bool = False
+
+
+@transaction.atomic
+def restock_complete(
+    *, actor: Any, session: RestockSession, counts: Iterable[tuple[Any, int, int | None]] = ()
+) -> RestockResult:
+    """Post what was put in: per line the counted quantity when given, else the sensors'. A line
+    where both exist and differ is a discrepancy. Completing again changes nothing."""
+    from openvend.inventory.models import StockMovement
+
+    locked = _locked(session)
+    if locked.state == R.COMPLETED:
+        moved = StockMovement.objects.filter(idempotency_key__startswith=f"restock:{locked.pk}:").order_by(
+            "id"
+        )
+        return RestockResult(session=locked, movements=list(moved), already_completed=True)
+    if locked.state in (R.OPENING, R.OPEN):
+        raise ConflictError(InventoryErrorCode.DOOR_STILL_OPEN, _("Close the door before completing."))
+    if locked.state != R.CLOSED:
+        raise _refuse(locked, _("complete"))
+    before = session_snapshot(locked)
+    for product, lane, counted in counts:
+        _apply_count(locked, product, lane, counted)
+    movements = []
+    placed: dict[tuple[int, int], int] = {}
+    for line in locked.lines.select_related("product").order_by("lane", "product_id"):
+        posted = line.counted_quantity if line.counted_quantity is not None else line.sensor_quantity
+        line.posted_quantity = posted
+        line.discrepancy = (
+            line.counted_quantity is not None
+            and line.sensor_quantity is not None
+            and line.counted_quantity != line.sensor_quantity
+        )
+        line.save(update_fields=["posted_quantity", "discrepancy"])
+        if posted:
+            placed[(line.product_id, line.lane)] = posted
+            movements.append(
+                post_movement(
+                    device=locked.device,
+                    product=line.product,
+                    lane=line.lane,
+                    quantity=posted,
+                    kind=MovementKind.REPLENISHMENT,
+                    actor=actor,
+                    reason=_("Restock session %(id)s") % {"id": locked.pk},
+                    source=Source.of(locked),
+                    idempotency_key=f"restock:{locked.pk}:{line.pk}",
+                )
+            )
+    locked.has_discrepancy = locked.lines.filter(discrepancy=True).exists()
+    locked.state = R.COMPLETED
+    locked.completed_at = timezone.now()
+    locked.save(update_fields=["has_discrepancy", "state", "completed_at", "updated_at"])
+    audit_record(
+        actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=session_snapshot(locked)
+    )
+    if locked.order is not None:
+        replenishment_order_settle_from_restock(actor=actor, order=locked.order, placed_by_position=placed)
+    return RestockResult(session=locked, movements=movements)
+
+
+def _cancel(actor: Any, session: RestockSession, message: str = "") -> RestockSession:
+    before = session_snapshot(session)
+    session.state = R.CANCELLED
+    session.save(update_fields=["state", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        instance=session,
+        before=before,
+        after=session_snapshot(session),
+        message=message,
+    )
+    return session
+
+
+@transaction.atomic
+def restock_cancel(*, actor: Any, session: RestockSession) -> RestockSession:
+    """Abandon the visit: nothing is posted."""
+    locked = _locked(session)
+    if locked.state not in LIVE_RESTOCK_STATES:
+        raise _refuse(locked, _("cancel"))
+    return _cancel(actor, locked)
+
+
+def restock_sessions_expire(now: datetime | None = None) -> int:
+    """Cancel sessions still live past the timeout (setting RESTOCK_SESSION_TIMEOUT_MIN, default
+    30 min from the start), so an abandoned visit does not keep the device from selling."""
+    cutoff = (now or timezone.now()) - restock_timeout()
+    expired = 0
+    stale = RestockSession.objects.filter(state__in=LIVE_RESTOCK_STATES, created_at__lt=cutoff)
+    for pk in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            session = (
+                RestockSession.objects.select_for_update()
+                .filter(pk=pk, state__in=LIVE_RESTOCK_STATES)
+                .first()
+            )
+            if session is not None:
+                _cancel(None, session, message="expired")
+                expired += 1
+    return expired
+
+
+@transaction.atomic
+def restock_photo_upload(*, actor: Any, session: RestockSession, photo: Any) -> RestockSession:
+    """A photo of the shelves after restocking, for vision cabinets (their kind has a camera)."""
+    from django import forms
+
+    locked = _locked(session)
+    if not locked.device.kind.has_camera:
+        raise OpenVendError(InventoryErrorCode.NO_CAMERA, _("Photos are taken for vision cabinets only."))
+    if locked.state not in (*LIVE_RESTOCK_STATES, R.COMPLETED):
+        raise _refuse(locked, _("add a photo"))
+    try:
+        image = forms.ImageField().clean(photo)
+    except ValidationError as exc:
+        raise OpenVendError(
+            InventoryErrorCode.BAD_PHOTO,
+            _("The photo must be an image (JPEG, PNG, …)."),
+            fields={"photo": list(exc.messages)},
+        ) from exc
+    before = session_snapshot(locked)
+    image.seek(0)
+    locked.photo.save(f"restock-{locked.pk}-{uuid.uuid4().hex[:8]}.{_extension(image)}", image, save=False)
+    locked.save(update_fields=["photo", "updated_at"])
+    audit_record(
+        actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=session_snapshot(locked)
+    )
+    return locked
+
+
+def _extension(image: Any) -> str:
+    pil = getattr(image, "image", None)
+    fmt = (getattr(pil, "format", None) or "jpg").lower()
+    return {"jpeg": "jpg"}.get(fmt, fmt)

@@ -1,0 +1,132 @@
+"""Real concurrent postings on PostgreSQL: each thread has its own connection and they start together.
+
+SQLite serialises writers on the whole database, so these races only mean something on PostgreSQL,
+where the position's row lock (SELECT … FOR UPDATE) is what prevents lost updates and double vends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from openvend.core.errors import OpenVendError
+from openvend.inventory import ledger
+from openvend.inventory.models import StockLevel, StockMovement
+from tests.inventory.stock_world import Shop, build_shop
+from tests.world import World
+
+THREADS = 8
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="Row locks only race on PostgreSQL; SQLite serialises every writer (PostgreSQL pass).",
+    ),
+]
+
+
+def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
+    """Run the jobs at the same moment, one thread and one connection each; return result or error."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+
+    def run(index: int, job: Callable[[], Any]) -> None:
+        from django.db import connection as own
+
+        try:
+            barrier.wait(timeout=30)
+            results[index] = job()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def _sum(**where: Any) -> int:
+    return int(StockMovement.objects.filter(**where).aggregate(s=Sum("quantity"))["s"] or 0)
+
+
+@pytest.fixture
+def shop(world_a: World) -> Shop:
+    return build_shop(world_a, "C")
+
+
+def test_only_one_of_many_vends_of_the_last_unit_succeeds(shop: Shop) -> None:
+    where = {"device": shop.vending, "product": shop.cola, "lane": 1}
+    ledger.post_movement(quantity=1, kind="replenishment", **where)
+
+    def vend() -> Any:
+        return ledger.post_movement(quantity=-1, kind="sale", **where)
+
+    results = _race([vend] * THREADS)
+    sold = [r for r in results if isinstance(r, StockMovement)]
+    refused = [r for r in results if isinstance(r, OpenVendError)]
+    assert len(sold) == 1, results
+    assert len(refused) == THREADS - 1
+    assert {r.code for r in refused} == {"inventory.out_of_stock"}
+    assert StockLevel.objects.get(**where).on_hand == 0 == _sum(**where)
+    assert StockMovement.objects.filter(kind="sale", **where).count() == 1
+
+
+def test_every_cabinet_sale_of_the_last_unit_is_recorded_as_oversold(shop: Shop) -> None:
+    where = {"device": shop.cabinet, "product": shop.cola, "lane": 0}
+    ledger.post_movement(quantity=1, kind="replenishment", **where)
+
+    def take() -> Any:
+        return ledger.post_movement(quantity=-1, kind="sale", **where)
+
+    results = _race([take] * THREADS)
+    assert all(isinstance(r, StockMovement) for r in results), results
+    sales = StockMovement.objects.filter(kind="sale", **where)
+    assert sales.count() == THREADS
+    # Serialised by the lock: balances 0, -1, …, 1-N, and every sale after the first is oversold.
+    assert sorted(sales.values_list("balance_after", flat=True)) == list(range(1 - THREADS, 1))
+    assert sales.filter(oversold=True).count() == THREADS - 1
+    assert StockLevel.objects.get(**where).on_hand == 1 - THREADS == _sum(**where)
+
+
+def test_concurrent_replenishments_and_sales_lose_no_update(shop: Shop) -> None:
+    where = {"device": shop.cabinet, "product": shop.water, "lane": 0}
+    ledger.post_movement(quantity=20, kind="replenishment", **where)
+    quantities = [5, -2, 3, -1, 4, -3, 2, -1]
+
+    def post(quantity: int) -> Callable[[], Any]:
+        kind = "replenishment" if quantity > 0 else "sale"
+        return lambda: ledger.post_movement(quantity=quantity, kind=kind, **where)
+
+    results = _race([post(q) for q in quantities])
+    assert all(isinstance(r, StockMovement) for r in results), results
+    assert StockLevel.objects.get(**where).on_hand == 20 + sum(quantities) == _sum(**where)
+    running = 0
+    for quantity, balance in (
+        StockMovement.objects.filter(**where).order_by("pk").values_list("quantity", "balance_after")
+    ):
+        running += quantity
+        assert balance == running
+
+
+def test_the_same_idempotency_key_posted_at_once_moves_stock_once(shop: Shop) -> None:
+    where = {"device": shop.cabinet, "product": shop.cola, "lane": 0}
+
+    def deliver() -> Any:
+        return ledger.post_movement(quantity=6, kind="replenishment", idempotency_key="restock:42", **where)
+
+    results = _race([deliver] * THREADS)
+    assert all(isinstance(r, StockMovement) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert StockLevel.objects.get(**where).on_hand == 6 == _sum(**where)
