@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from django.utils import timezone
+
 from openvend.accounts.models import Role, User
 from openvend.accounts.presets import MERCHANT_PRESETS, PLATFORM_PRESETS
 from openvend.demo.seed import seed_demo
@@ -42,3 +44,53 @@ def test_seed_is_complete_and_safe_to_rerun(db, tmp_path, client) -> None:
     for row in (second[0], next(r for r in second if r["merchant"] == "鲜果智柜")):
         client.logout()
         assert console_login(client, row["username"], row["password"], console=row["console"])
+
+
+def test_demo_goods_are_set_up_through_the_services_once(db, tmp_path) -> None:
+    """Library, adopted copies, template, price, planogram and opening stock — and a re-run adds nothing."""
+    from openvend.catalog.models import PriceRule, Product, SellableItem
+    from openvend.catalog.selectors import price_for
+    from openvend.demo.catalog import demo_cabinets, stock_demo_devices
+    from openvend.demo.products import PRODUCTS
+    from openvend.inventory.models import Planogram, StockMovement
+    from openvend.inventory.selectors import ledger_sum, on_hand
+    from openvend.simulator.provision import provision_devices
+
+    seed_demo(tmp_path / "logins.json")
+    xianguo, northwind = Merchant.objects.get(code="xianguo"), Merchant.objects.get(code="northwind")
+    assert Product.objects.filter(merchant__isnull=True).count() == len(PRODUCTS)
+    for merchant in (xianguo, northwind):
+        assert Product.objects.filter(merchant=merchant, source__isnull=False).count() == len(PRODUCTS)
+    provision_devices(xianguo, 1, prefix="DEMOX")
+    provision_devices(northwind, 1, prefix="DEMON")
+    cabinets = demo_cabinets([xianguo, northwind])
+    stock_demo_devices(cabinets)
+    counts = (Product.objects.count(), PriceRule.objects.count(), SellableItem.objects.count())
+    movements = StockMovement.objects.count()
+
+    x_cabinet = next(d for d in cabinets if d.merchant_id == xianguo.pk)
+    n_cabinet = next(d for d in cabinets if d.merchant_id == northwind.pk)
+    assert SellableItem.objects.filter(device=x_cabinet, enabled=True).count() == len(PRODUCTS)
+    x_plan = Planogram.objects.get(device=x_cabinet, status="active")
+    assert x_plan.slots.count() == 16
+    assert x_plan.check_report["perfect_separation"] is True
+    n_plan = Planogram.objects.get(device=n_cabinet, status="active")
+    assert n_plan.slots.count() == 17  # the crowded load cell the console warns about
+    assert n_plan.check_report["perfect_separation"] is False
+    assert any("s2-1" in note for note in n_plan.check_report["notes"])
+    water = Product.objects.get(merchant=xianguo, sku="DR-WATER-550")
+    quote = price_for(x_cabinet, water, timezone.now())
+    assert (quote.price_fen, quote.source) == (180, "merchant")
+    assert price_for(x_cabinet, water, timezone.now(), member=True).price_fen == 150
+    first_slot = x_plan.slots.order_by("id").first()
+    assert first_slot is not None
+    assert on_hand(device=x_cabinet, product=first_slot.product) == first_slot.par_level
+    assert on_hand(device=x_cabinet, product=first_slot.product) == ledger_sum(
+        device=x_cabinet, product=first_slot.product
+    )
+
+    stock_demo_devices(demo_cabinets([xianguo, northwind]))
+    seed_demo(tmp_path / "logins.json")
+    assert (Product.objects.count(), PriceRule.objects.count(), SellableItem.objects.count()) == counts
+    assert StockMovement.objects.count() == movements
+    assert Planogram.objects.filter(device=x_cabinet).count() == 1

@@ -97,6 +97,12 @@ def start_demo_fleet(var_dir: Any) -> DemoFleet:
             credentials += provision_devices(
                 merchant, 1, prefix=f"{merchant.code.upper()}{index + 1}", site=site
             )
+    from openvend.demo.catalog import stock_demo_devices
+    from openvend.devices.models import Device
+
+    stock_demo_devices(
+        Device.objects.filter(code__in=[c["code"] for c in credentials]).select_related("merchant")
+    )
     demo.fleet = Fleet.from_credentials(
         credentials, url, heartbeat_s=10, telemetry_s=15, state_dir=var_dir / "simulator"
     ).start()

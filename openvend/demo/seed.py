@@ -18,6 +18,7 @@ from django.db import transaction
 from openvend.accounts import services as accounts
 from openvend.accounts.models import Role, User
 from openvend.accounts.presets import MERCHANT_PRESETS, PLATFORM_PRESETS
+from openvend.demo.catalog import seed_catalog
 from openvend.merchants import services as merchants
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
@@ -199,8 +200,8 @@ def seed_demo(logins_path: Path) -> list[dict[str, str]]:
             org_unit=None,
             first_name=str(preset.label),
         )
-    for spec in MERCHANTS:
-        _seed_merchant(spec)
+    seeded = [_seed_merchant(spec) for spec in MERCHANTS]
+    seed_catalog(seeded)
 
     logins: list[dict[str, str]] = []
     demo_users = User.objects.filter(username__startswith="platform-") | User.objects.filter(
