@@ -84,13 +84,18 @@ class DeviceDirectory:
             self._cache.pop(code, None)
 
 
+def _storable(text: str) -> str:
+    """What a dead letter can keep of untrusted text: PostgreSQL text cannot hold U+0000."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _dead(item: Received, reason: str, detail: str, code: str = "") -> DeadLetter:
     return DeadLetter(
-        topic=item.topic[:255],
-        device_code=code[:64],
+        topic=_storable(item.topic[:255]),
+        device_code=_storable(code[:64]),
         reason=reason,
-        detail=detail[:300],
-        payload=item.payload[:DEAD_PAYLOAD_LIMIT].decode("utf-8", errors="replace"),
+        detail=_storable(detail[:300]),
+        payload=_storable(item.payload[:DEAD_PAYLOAD_LIMIT].decode("utf-8", errors="replace")),
         received_at=item.received_at,
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from openvend.devices.models import DeadLetter, DeviceMessage, DeviceState
@@ -44,6 +44,8 @@ payloads = st.one_of(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(st.tuples(topics, payloads), min_size=1, max_size=6))
+@example(batch=[("\x00", b"")])  # PostgreSQL text refuses U+0000: the dead letter must still be stored
+@example(batch=[("ov/v1/d/FUZ-0001/up/event", b"\x00\xff")])
 def test_ingest_never_raises_and_stores_nothing_invalid(world_a, batch) -> None:
     if not DeviceState.objects.filter(device__code="FUZ-0001").exists():
         activated_device(world_a, "FUZ-0001")

@@ -70,13 +70,20 @@ class _ReadOnly(ConsoleModelAdmin):
 
 @register(StockLevel, platform_console, merchant_console)
 class StockLevelAdmin(_ReadOnly):
-    list_display = ["device", "product", "lane", "on_hand_badge", "last_movement", "updated_at"]
+    list_display = ["device", "product", "lane", "on_hand_badge", "last_change", "updated_at"]
     list_filter = [NegativeFilter, SCOPED_DEVICE, SCOPED_PRODUCT, "lane"]
     search_fields = ["product__sku", "product__name", "device__code", "device__name"]
     list_select_related = ["device", "product", "last_movement"]
     readonly_fields = ["device", "product", "lane", "on_hand", "last_movement", "updated_at"]
     fields = readonly_fields
     ordering = ["device_id", "lane", "product_id"]
+
+    @display(description=_("last change"))
+    def last_change(self, obj: StockLevel) -> str:
+        movement = obj.last_movement
+        if movement is None:
+            return "-"
+        return f"{movement.get_kind_display()} {movement.quantity:+d}"
 
     @display(description=_("on hand"), label={"negative": "danger", "empty": "warning", "ok": "success"})
     def on_hand_badge(self, obj: StockLevel) -> Any:

@@ -50,7 +50,7 @@ class Planogram(DeviceScoped, TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.device_id} v{self.version}"
+        return f"{self.device.code} v{self.version}"
 
 
 class PlanogramSlot(models.Model):
