@@ -138,6 +138,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *crud("catalog.pricerule"),
             *RESTOCK,
             "inventory.approve_stocktake",
+            # Cloning a machine's tracks creates the ones a target lacks.
+            "inventory.add_track",
             "inventory.change_track",
             menus=(
                 "menu.organisation",
@@ -192,6 +194,10 @@ PLATFORM_PRESETS: tuple[PresetRole, ...] = (
             "catalog.view_product",
             "catalog.view_productapplication",
             "catalog.review_productapplication",
+            # Approving an application adds the product (and its category or maker) to the library.
+            "catalog.add_product",
+            "catalog.add_category",
+            "catalog.add_manufacturer",
             "catalog.view_pricerule",
             "catalog.review_pricerule",
             menus=("menu.merchants", "menu.products", "menu.prices"),

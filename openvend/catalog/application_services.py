@@ -25,22 +25,21 @@ from openvend.catalog.library_services import (
 from openvend.catalog.models import Product, ProductApplication
 from openvend.core.errors import ConflictError, OpenVendError
 
-APPLICATION_FIELDS = frozenset(
-    {
-        "sku",
-        "name",
-        "barcode",
-        "category_name",
-        "manufacturer_name",
-        "specification",
-        "image",
-        "kind",
-        "unit_weight_g",
-        "unit_weight_sd_g",
-        "shelf_life_days",
-        "suggested_price_fen",
-        "reason",
-    }
+REVIEW_FIELDS = ("status", "applicant", "reviewed_by", "reviewed_at", "review_note", "product")
+APPLICATION_FIELDS = (  # in the order forms and the API show them
+    "sku",
+    "name",
+    "barcode",
+    "category_name",
+    "manufacturer_name",
+    "specification",
+    "image",
+    "kind",
+    "unit_weight_g",
+    "unit_weight_sd_g",
+    "shelf_life_days",
+    "suggested_price_fen",
+    "reason",
 )
 
 

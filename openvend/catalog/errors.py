@@ -26,3 +26,5 @@ class CatalogErrorCode(StrEnum):
     SELLING_OUT_OF_SCOPE = "catalog.selling_out_of_scope"
     SELLING_WRONG_DEVICE_TYPE = "catalog.selling_wrong_device_type"
     SELLING_BAD_MODE = "catalog.selling_bad_mode"
+    PRICE_PERIOD_PASSED = "catalog.price_period_passed"
+    TRACK_PRODUCT_MISMATCH = "catalog.track_product_mismatch"

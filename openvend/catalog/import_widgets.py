@@ -69,7 +69,7 @@ class ChoiceWidget(TextWidget):
 class WholeNumberWidget(widgets.IntegerWidget):
     """Integers only: 3.5 in a fen or days column is an error, not 3."""
 
-    def __init__(self, message: str, default: int | None = None) -> None:
+    def __init__(self, message: Any, default: int | None = None) -> None:
         super().__init__(coerce_to_string=False)
         self.message = message
         self.default = default
@@ -78,12 +78,12 @@ class WholeNumberWidget(widgets.IntegerWidget):
         if is_blank(value):
             return self.default
         if isinstance(value, bool):
-            raise ValueError(self.message)
+            raise ValueError(str(self.message))
         if isinstance(value, int):
             return value
         text = cell_text(value)
         if not _INTEGER.match(text):
-            raise ValueError(self.message)
+            raise ValueError(str(self.message))
         return int(text)
 
 

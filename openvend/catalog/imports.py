@@ -19,6 +19,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 from import_export.results import Result, RowResult
 from openpyxl import Workbook, load_workbook
@@ -87,12 +88,14 @@ class ProductResource(resources.ModelResource):
     kind = _field("kind", ChoiceWidget(ProductKind.STANDARD))
     unit_weight_g = _field("unit_weight_g", GramsWidget())
     unit_weight_sd_g = _field("unit_weight_sd_g", GramsWidget(default=Decimal(0)))
-    shelf_life_days = _field("shelf_life_days", WholeNumberWidget(_("Enter a whole number of days.")))
+    shelf_life_days = _field(
+        "shelf_life_days", WholeNumberWidget(gettext_lazy("Enter a whole number of days."))
+    )
     is_exception = _field("is_exception", YesNoWidget())
     default_price_fen = PriceField(
         attribute="default_price_fen",
         column_name="default_price_fen",
-        widget=WholeNumberWidget(_("Enter a whole number of fen, e.g. 350 for ¥3.50.")),
+        widget=WholeNumberWidget(gettext_lazy("Enter a whole number of fen, e.g. 350 for ¥3.50.")),
     )
     status = _field("status", ChoiceWidget(ProductStatus.ON_SALE))
 
@@ -130,6 +133,11 @@ class ProductResource(resources.ModelResource):
         return Product(merchant_id=self.merchant_id)
 
     def import_field(self, field: Any, instance: Any, row: Any, is_m2m: bool = False, **kwargs: Any) -> None:
+        if instance.pk is not None and field.column_name in row and is_blank(row[field.column_name]):
+            # Updating a product: a blank cell keeps what the library has (a blank status must not
+            # put an off-sale product back on sale, a blank kind must not make it standard).
+            if not (isinstance(field, PriceField) and not is_blank(row.get(PRICE_YUAN))):
+                return
         if isinstance(field, PriceField):
             # The price may come from either column; skip only when the file has neither.
             if field.column_name in row or PRICE_YUAN in row:

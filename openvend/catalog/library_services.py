@@ -23,28 +23,26 @@ from openvend.catalog.library_selectors import adoption_of, library_q
 from openvend.catalog.models import Category, Manufacturer, Product
 from openvend.core.errors import ConflictError, OpenVendError
 
-PRODUCT_FIELDS = frozenset(
-    {
-        "sku",
-        "name",
-        "barcode",
-        "category",
-        "manufacturer",
-        "specification",
-        "unit",
-        "image",
-        "kind",
-        "unit_weight_g",
-        "unit_weight_sd_g",
-        "shelf_life_days",
-        "is_exception",
-        "default_price_fen",
-        "status",
-    }
+PRODUCT_FIELDS = (  # in the order forms and the API show them
+    "sku",
+    "name",
+    "barcode",
+    "category",
+    "manufacturer",
+    "specification",
+    "unit",
+    "image",
+    "kind",
+    "unit_weight_g",
+    "unit_weight_sd_g",
+    "shelf_life_days",
+    "is_exception",
+    "default_price_fen",
+    "status",
 )
 CENTI = Decimal("0.01")
 # What an adopted copy takes from its platform original (category and manufacturer are mapped).
-ADOPTED_FIELDS = tuple(sorted(PRODUCT_FIELDS - {"category", "manufacturer"}))
+ADOPTED_FIELDS = tuple(sorted(set(PRODUCT_FIELDS) - {"category", "manufacturer"}))
 CATEGORY_FIELDS = frozenset({"name", "parent", "sort_order"})
 MANUFACTURER_FIELDS = frozenset({"name", "contact", "phone"})
 
@@ -54,8 +52,8 @@ MANUFACTURER_FIELDS = frozenset({"name", "contact", "phone"})
 # ---------------------------------------------------------------------------------------------
 
 
-def only_fields(fields: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    unknown = set(fields) - allowed
+def only_fields(fields: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
+    unknown = set(fields) - set(allowed)
     if unknown:
         raise TypeError(f"Unknown fields: {', '.join(sorted(unknown))}")
     return dict(fields)

@@ -242,8 +242,17 @@ def _transition(
 
 @transaction.atomic
 def price_rule_withdraw(*, actor: Any, rule: PriceRule, note: str = "") -> PriceRule:
-    """Take a rule out of force (or out of the review queue). The row stays as history."""
+    """Take a rule out of force (or out of the review queue). The row stays as history.
+
+    A rule already in force is ended now rather than erased: its period closes at this instant,
+    so `price_for` keeps answering for the past exactly as it did when sales were priced.
+    A rule that never took effect (pending, or starting in the future) is withdrawn outright."""
+    now = timezone.now()
     changes: dict[str, Any] = {"status": PriceStatus.WITHDRAWN}
+    if rule.status == PriceStatus.ACTIVE and rule.effective_from < now:
+        if rule.effective_to is not None and rule.effective_to <= now:
+            raise _refuse_state(rule, "withdraw")  # its period is over already
+        changes = {"effective_to": now}
     if note:
         changes["note"] = note[:200]
     return _transition(
@@ -282,14 +291,23 @@ def _require_platform(actor: Any, permission: str) -> None:
 
 @transaction.atomic
 def price_rule_approve(*, actor: Any, rule: PriceRule, note: str = "") -> PriceRule:
-    """The platform approves a pending price: it is in force from its own effective_from."""
+    """The platform approves a pending price. It takes effect from its own effective_from, but
+    never before the approval: a price cannot change what sales already cost."""
     _require_platform(actor, REVIEW_PERMISSION)
+    now = timezone.now()
+    starts = max(rule.effective_from, now)
+    if rule.effective_to is not None and rule.effective_to <= starts:
+        raise ConflictError(
+            CatalogErrorCode.PRICE_PERIOD_PASSED,
+            _("This price's period is already over; it can only be rejected."),
+        )
     return _transition(
         actor=actor,
         rule=rule,
         allowed=(PriceStatus.PENDING,),
         doing="approve",
         action=AuditAction.REVIEW,
+        effective_from=starts,
         status=PriceStatus.ACTIVE,
         reviewed_by=actor if getattr(actor, "pk", None) else None,
         reviewed_at=timezone.now(),

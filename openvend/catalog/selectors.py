@@ -109,6 +109,12 @@ def price_for(
                 % {"number": track.number, "device": device.code},
                 fields={"track": [_("Not found.")]},
             )
+        if track.product_id != product.pk:
+            raise OpenVendError(
+                CatalogErrorCode.TRACK_PRODUCT_MISMATCH,
+                _("Track %(number)s sells another product.") % {"number": track.number},
+                fields={"track": [_("Sells another product.")]},
+            )
         if track.price_fen is not None:
             price = int(track.price_fen)
             return PriceQuote(price_fen=price, list_price_fen=price, source="track", rule_id=None)

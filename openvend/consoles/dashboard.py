@@ -12,6 +12,7 @@ from openvend.audit.models import AuditLogEntry
 from openvend.audit.selectors import activity_by_day
 from openvend.core.models import permission_name
 from openvend.devices.selectors import fleet_counts
+from openvend.inventory.health import HEALTH_KEYS, stock_health, waiting_work
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import DeviceGroup, Merchant, OrgUnit, Site
 
@@ -32,6 +33,16 @@ def _activity_chart(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _stock_chart(health: dict[str, int]) -> list[dict[str, Any]]:
+    labels = {
+        "full": _("At or above par"),
+        "below_par": _("Below par"),
+        "empty": _("Empty"),
+        "oversold": _("Oversold (check stock)"),
+    }
+    return [{"name": labels[key], "value": health[key], "key": key} for key in HEALTH_KEYS]
+
+
 def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     user: Any = request.user
     counted: list[tuple[str, Any]] = [
@@ -48,6 +59,16 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
             {"title": _("Devices offline"), "value": fleet["offline"]},
             {"title": _("Devices with alarms"), "value": fleet["abnormal"]},
         ]
+    health = None
+    if user.has_perm("inventory.view_stocklevel"):
+        health = stock_health(user)
+        waiting = waiting_work(user)
+        kpis += [
+            {"title": _("Positions empty"), "value": health["empty"]},
+            {"title": _("Positions below par"), "value": health["below_par"]},
+            {"title": _("Stock-takes to approve"), "value": waiting["stocktakes_to_approve"]},
+            {"title": _("Open replenishment orders"), "value": waiting["open_orders"]},
+        ]
     # Only what the user may see: a zero for a list they cannot open would mislead.
     kpis += [
         {"title": title, "value": model.objects.restrict(user).count()}
@@ -60,6 +81,7 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
             "recent_audit": _recent_audit(request),
             "activity_chart": _activity_chart(request),
             "merchant": user.merchant,
+            "stock_chart": _stock_chart(health) if health is not None else None,
         }
     )
     return context

@@ -37,3 +37,5 @@ class InventoryErrorCode(StrEnum):
     BAD_TRACK = "inventory.bad_track"
     TRACK_HOLDS_STOCK = "inventory.track_holds_stock"
     KIND_MISMATCH = "inventory.kind_mismatch"
+    KEY_REUSED = "inventory.key_reused"
+    ORDER_BEING_RESTOCKED = "inventory.order_being_restocked"

@@ -101,7 +101,7 @@ def post_movement(
     if idempotency_key is not None:
         existing = StockMovement.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
-            return existing
+            return _same_event(existing, device, product, lane, quantity, kind)
     try:
         with transaction.atomic():
             return _post(
@@ -114,7 +114,21 @@ def post_movement(
         winner = StockMovement.objects.filter(idempotency_key=idempotency_key).first()
         if winner is None:  # the failure was some other constraint: do not hide it
             raise
-        return winner
+        return _same_event(winner, device, product, lane, quantity, kind)
+
+
+def _same_event(
+    existing: StockMovement, device: Any, product: Any, lane: int, quantity: int, kind: str
+) -> StockMovement:
+    """A repeated key is the same business event posted again; a different event under a used key
+    is a caller's bug that must not pass silently as "already done"."""
+    theirs = (existing.device_id, existing.product_id, existing.lane, existing.quantity, existing.kind)
+    if theirs != (device.pk, product.pk, lane, quantity, kind):
+        raise ConflictError(
+            InventoryErrorCode.KEY_REUSED,
+            _("This posting key was already used for a different movement (#%(id)s).") % {"id": existing.pk},
+        )
+    return existing
 
 
 def _post(

@@ -169,10 +169,20 @@ def stocktake_count(
 
 @transaction.atomic
 def stocktake_submit(*, actor: Any, take: StockTake) -> StockTake:
-    """Hand the count over for approval; counts are frozen from here on."""
+    """Hand the count over for approval; counts are frozen from here on.
+
+    `expected` is re-read from the ledger now: the count describes the shelf as it is when the
+    counting ends, so a sale made while counting must not be subtracted a second time at approval.
+    Sales after this moment are kept, because approval posts differences, not absolute counts."""
     take = _visible(actor, take, "change")
     _require_state(take, StockTakeState.COUNTING)
     before = snapshot(take)
+    current = selectors.stocktake_positions(take.device)
+    for line in take.lines.all():
+        expected = current.get((line.product_id, line.lane), 0)
+        if expected != line.expected:
+            line.expected = expected
+            line.save(update_fields=["expected"])
     take.state = StockTakeState.SUBMITTED
     take.submitted_at = timezone.now()
     take.save(update_fields=["state", "submitted_at", "updated_at"])

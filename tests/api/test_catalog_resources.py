@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
+from django.utils.translation import gettext
 from openpyxl import Workbook, load_workbook
 
 from openvend.audit.models import AuditLogEntry
@@ -130,10 +131,15 @@ def test_create_reports_field_errors_and_saves_nothing(world_a: World) -> None:
     assert response.status_code == 400, response.content
     body = response.json()["error"]
     assert body["code"] == "core.invalid"
-    assert body["fields"] == {
-        "barcode": ["Barcode 96385070 fails its check digit: the last digit should be 4."],
-        "unit_weight_g": ["Only products sold by weight may have a unit weight of 0 g."],
-    }
+    # The request has no Accept-Language, so the API answers in the site default, zh-hans.
+    with translation.override("zh-hans"):
+        assert body["fields"] == {
+            "barcode": [
+                gettext("Barcode %(value)s fails its check digit: the last digit should be %(expected)s.")
+                % {"value": "96385070", "expected": 4}
+            ],
+            "unit_weight_g": [gettext("Only products sold by weight may have a unit weight of 0 g.")],
+        }
     assert Product.objects.count() == count
 
 
@@ -296,13 +302,19 @@ def test_application_flow_over_the_api(world_a: World, platform_admin: Any) -> N
     assert ProductApplication.objects.get(pk=pk).status == "approved"
 
 
-def test_merchant_reviewer_preset_cannot_decide_products(world_a: World) -> None:
+def test_the_reviewer_preset_decides_products_and_merchants_cannot(world_a: World) -> None:
     application = _application(world_a)
-    client = client_for(platform_user("platform_reviewer"))
-    response = client.post(f"/api/v1/product-applications/{application.pk}/approve/", {}, format="json")
-    assert response.status_code == 403
+    merchant = client_for(world_a.user("merchant_admin"))
+    refused = merchant.post(f"/api/v1/product-applications/{application.pk}/approve/", {}, format="json")
+    assert refused.status_code == 403
     application.refresh_from_db()
     assert application.status == "pending"
+    client = client_for(platform_user("platform_reviewer"))
+    response = client.post(f"/api/v1/product-applications/{application.pk}/approve/", {}, format="json")
+    assert response.status_code == 200, response.content
+    application.refresh_from_db()
+    assert application.status == "approved"
+    assert application.product is not None and application.product.merchant_id is None
 
 
 # ---------------------------------------------------------------------------------------------

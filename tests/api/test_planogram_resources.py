@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 
 from openvend.audit.models import AuditLogEntry
 from openvend.devices.models import Device, DeviceRegistration
@@ -68,7 +70,7 @@ class TestTracks(ResourceContract):
         "merchant_admin": CRUD,
         "operations": CRUD,
         "replenisher": {"view"},
-        "store_manager": {"view", "change"},
+        "store_manager": {"view", "add", "change"},
     }
 
     def make(self, world: World) -> Track:
@@ -179,7 +181,13 @@ def test_slot_writes_go_to_drafts_only(world_a, world_b, draft) -> None:
     assert (entry.channel, entry.after["sensors"]) == ("api", ["s2-1", "s2-2"])
     bad = client.patch(f"/api/v1/planogram-slots/{slot_id}/", {"sensors": ["s1-2"]}, format="json")
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "inventory.bad_sensors")
-    assert bad.json()["error"]["fields"] == {"sensors": ["Sensor s1-2 is not on shelf 2."]}
+    # The API speaks the request's language: no Accept-Language, so the site default, zh-hans.
+    with translation.override("zh-hans"):
+        not_on_shelf = gettext("Sensor %(sensor)s is not on shelf %(shelf)s.") % {
+            "sensor": "s1-2",
+            "shelf": 2,
+        }
+    assert bad.json()["error"]["fields"] == {"sensors": [not_on_shelf]}
     ok = client.patch(f"/api/v1/planogram-slots/{slot_id}/", {"par_level": 3}, format="json")
     assert (ok.status_code, ok.json()["par_level"]) == (200, 3)
     # Another merchant's product is unknown here.
@@ -281,12 +289,17 @@ def test_generate_and_clone_tracks(world_a, world_b) -> None:
     assert not Track.objects.filter(device__in=[far, foreign, other]).exists()
 
 
-def test_store_manager_edits_tracks_but_cannot_generate_them(world_a) -> None:
+def test_store_manager_edits_and_generates_tracks_but_replenishers_cannot(world_a) -> None:
     machine = vending_machine(world_a, "VEND-API5")
     tracks_generate(actor=None, device=machine)
     target = vending_machine(world_a, "VEND-API6")
+    replenisher = client_for(world_a.user("replenisher"))
+    assert replenisher.post("/api/v1/tracks/generate/", {"device": target.pk}, format="json").status_code == 403
+    assert Track.objects.filter(device=target).count() == 0
     client = client_for(world_a.user("store_manager"))
-    assert client.post("/api/v1/tracks/generate/", {"device": target.pk}, format="json").status_code == 403
+    generated = client.post("/api/v1/tracks/generate/", {"device": target.pk}, format="json")
+    assert generated.status_code == 201, generated.content
+    assert Track.objects.filter(device=target).count() == target.kind.tracks
     track = Track.objects.get(device=machine, number=2)
     assert client.patch(f"/api/v1/tracks/{track.pk}/", {"par_level": 5}, format="json").status_code == 200
     bad = client.patch(f"/api/v1/tracks/{track.pk}/", {"par_level": 50}, format="json")

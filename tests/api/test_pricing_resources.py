@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from openvend.audit.models import AuditLogEntry
 from openvend.catalog import pricing_services as pricing
@@ -145,7 +147,9 @@ def test_review_actions_through_the_api(world_a: World) -> None:
     reviewer = client_for(platform_user("platform_reviewer"))
     rejected = reviewer.post(f"/api/v1/price-rules/{rule_id}/reject/", {}, format="json")
     assert rejected.status_code == 400
-    assert rejected.json()["error"]["fields"] == {"note": ["Required when rejecting."]}
+    # The request has no Accept-Language, so the API answers in the site default, zh-hans.
+    with translation.override("zh-hans"):
+        assert rejected.json()["error"]["fields"] == {"note": [gettext("Required when rejecting.")]}
     approved = reviewer.post(f"/api/v1/price-rules/{rule_id}/approve/", {"note": "同意"}, format="json")
     assert approved.status_code == 200, approved.content
     assert (approved.json()["status"], approved.json()["review_note"]) == ("active", "同意")
@@ -159,9 +163,13 @@ def test_review_actions_through_the_api(world_a: World) -> None:
     assert (edit.status_code, edit.json()["error"]["code"]) == (409, "catalog.price_rule_state")
     assert manager.delete(f"/api/v1/price-rules/{rule_id}/").status_code == 409
     withdrawn = manager.post(f"/api/v1/price-rules/{rule_id}/withdraw/", {"note": "停用"}, format="json")
-    assert withdrawn.json()["status"] == "withdrawn"
+    # It was in force, so it is ended now (its past stays priced) rather than erased.
     rule = PriceRule.objects.get(pk=rule_id)
-    assert (rule.price_fen, rule.status) == (280, PriceStatus.WITHDRAWN)
+    assert (withdrawn.json()["status"], withdrawn.json()["note"]) == ("active", "停用")
+    assert (rule.price_fen, rule.status) == (280, PriceStatus.ACTIVE)
+    assert rule.effective_to is not None and rule.effective_from <= rule.effective_to <= timezone.now()
+    again = manager.post(f"/api/v1/price-rules/{rule_id}/withdraw/", {}, format="json")
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "catalog.price_rule_state")
 
 
 def test_scoped_staff_cannot_price_outside_their_scope(world_a: World, world_b: World) -> None:

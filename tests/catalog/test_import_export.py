@@ -318,3 +318,36 @@ def test_import_writes_only_the_callers_library(world_a: World, world_b: World) 
 
     with pytest.raises(PermissionDenied):
         products_import(actor=world_a.user("merchant_admin"), merchant=world_b.merchant, file_bytes=data)
+
+
+def test_blank_cells_keep_what_an_existing_product_has(world_a: World) -> None:
+    merchant = world_a.merchant
+    products_import(
+        actor=None,
+        merchant=merchant,
+        file_bytes=workbook(
+            HEADER, good_row("B-1", status="off_sale", kind="by_weight", default_price_fen=990)
+        ),
+        dry_run=False,
+    )
+    blank = good_row("B-1", status="", kind="", default_price_fen="", name="Renamed")
+    result = products_import(actor=None, merchant=merchant, file_bytes=workbook(HEADER, blank), dry_run=False)
+    assert result.saved
+    product = Product.objects.get(merchant=merchant, sku="B-1")
+    assert (product.name, product.status, product.kind, product.default_price_fen) == (
+        "Renamed",
+        ProductStatus.OFF_SALE,
+        ProductKind.BY_WEIGHT,
+        990,
+    )
+
+
+def test_row_errors_speak_the_language_of_the_request(world_a: World) -> None:
+    bad = workbook(HEADER, good_row("L-1", default_price_fen="3.5"))
+    messages = {}
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            result = products_import(actor=None, merchant=world_a.merchant, file_bytes=bad)
+            messages[language] = [(problem.row, problem.field, problem.message) for problem in result.errors]
+    assert messages["en"] == [(2, "default_price_fen", "Enter a whole number of fen, e.g. 350 for ¥3.50.")]
+    assert messages["zh-hans"] == [(2, "default_price_fen", "请输入整数分值，如 ¥3.50 填 350。")]

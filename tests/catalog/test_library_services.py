@@ -390,12 +390,16 @@ def test_reject_keeps_note_and_only_pending_can_be_decided(world_a: World, platf
 
 def test_only_platform_reviewers_decide(world_a: World) -> None:
     application = _apply(world_a)
-    for actor in (world_a.user("merchant_admin"), platform_user("platform_reviewer")):
-        with pytest.raises(PermissionDenied):
-            applications.application_approve(actor=actor, application=application)
+    with pytest.raises(PermissionDenied):
+        applications.application_approve(actor=world_a.user("merchant_admin"), application=application)
     application.refresh_from_db()
     assert application.status == ApplicationStatus.PENDING
     assert not Product.objects.filter(sku="NEW-1").exists()
+    # The merchant reviewers' preset decides new products too.
+    applications.application_approve(actor=platform_user("platform_reviewer"), application=application)
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.APPROVED
+    assert Product.objects.filter(merchant__isnull=True, sku="NEW-1").count() == 1
 
 
 def test_approve_with_taken_platform_sku_changes_nothing(world_a: World, platform_admin: object) -> None:

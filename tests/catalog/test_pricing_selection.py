@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,13 +147,21 @@ def test_pending_rejected_and_withdrawn_rules_price_nothing(world_a: World, plat
     pricing.price_rule_reject(actor=platform_admin, rule=rejected, note="typo")
     assert price_for(cabinet, tea, day(2)) == PriceQuote(480, 480, "merchant", active.pk)
 
-    pricing.price_rule_approve(actor=platform_admin, rule=pending)
-    assert price_for(cabinet, tea, day(2)) == PriceQuote(450, 450, "device", pending.pk)
-    # Before its own start it still does nothing, approved or not.
-    assert price_for(cabinet, tea, day(0.5)).price_fen == 480
-
-    pricing.price_rule_withdraw(actor=None, rule=pending)
+    before_approval = timezone.now()
+    approved = pricing.price_rule_approve(actor=platform_admin, rule=pending)
+    # Approval never reprices the past: the backdated start moves to the approval instant.
+    assert before_approval <= approved.effective_from <= timezone.now()
     assert price_for(cabinet, tea, day(2)) == PriceQuote(480, 480, "merchant", active.pk)
+    in_force = approved.effective_from + TICK
+    assert price_for(cabinet, tea, in_force) == PriceQuote(450, 450, "device", pending.pk)
+
+    withdrawn = pricing.price_rule_withdraw(actor=None, rule=pending)
+    # Withdrawing a rule in force ends it now; the quotes it gave while in force stay as they were.
+    assert (withdrawn.status, withdrawn.effective_to is not None) == (PriceStatus.ACTIVE, True)
+    assert price_for(cabinet, tea, in_force) == PriceQuote(450, 450, "device", pending.pk)
+    assert price_for(cabinet, tea, timezone.now() + timedelta(days=1)) == PriceQuote(
+        480, 480, "merchant", active.pk
+    )
 
 
 def test_a_track_price_beats_every_rule_members_included(world_a: World) -> None:
@@ -250,3 +259,12 @@ def test_property_rules_not_covering_the_instant_never_matter(
         assert price_for(device, item, at) == quote
         transaction.set_rollback(True)
     assert not PriceRule.objects.filter(product=item).exists()
+
+
+def test_a_track_that_sells_another_product_is_refused(world_a: World) -> None:
+    water, cola = make.product(world_a, "WATER", price_fen=200), make.product(world_a, "COLA", price_fen=350)
+    machine = make.vending_machine(world_a, "VM-X")
+    water_track = make.track(machine, 1, water, price_fen=250)
+    with pytest.raises(OpenVendError) as refused:
+        price_for(machine, cola, day(1), track=water_track)
+    assert refused.value.code == "catalog.track_product_mismatch"

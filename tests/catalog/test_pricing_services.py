@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from openvend.audit.models import AuditLogEntry
 from openvend.catalog import pricing_services as pricing
@@ -140,9 +142,11 @@ def test_review_flow_approve_and_reject_with_audit(world_a: World, platform_admi
     assert review.merchant_id == world_a.merchant.pk
     assert "status" in review.changed_fields
 
-    with pytest.raises(OpenVendError) as caught:
-        pricing.price_rule_reject(actor=platform_admin, rule=to_reject, note="  ")
-    assert caught.value.fields == {"note": ["Required when rejecting."]}
+    # Messages come in the active language; pin it rather than inherit it from earlier tests.
+    with translation.override("zh-hans"):
+        with pytest.raises(OpenVendError) as caught:
+            pricing.price_rule_reject(actor=platform_admin, rule=to_reject, note="  ")
+        assert caught.value.fields == {"note": [gettext("Required when rejecting.")]}
     pricing.price_rule_reject(actor=platform_admin, rule=to_reject, note="价格过低")
     to_reject.refresh_from_db()
     assert (to_reject.status, to_reject.review_note) == (PriceStatus.REJECTED, "价格过低")
@@ -197,11 +201,16 @@ def test_withdraw_keeps_history_and_only_pending_rules_are_edited_or_deleted(
 
     pricing.price_rule_withdraw(actor=admin, rule=active, note="换季")
     active.refresh_from_db()
-    assert (active.status, active.note, active.price_fen) == (PriceStatus.WITHDRAWN, "换季", 300)
+    # In force already, so it is ended now rather than erased: the past keeps its price.
+    assert (active.status, active.note, active.price_fen) == (PriceStatus.ACTIVE, "换季", 300)
+    assert active.effective_to is not None and active.effective_to <= timezone.now()
     entry = AuditLogEntry.objects.filter(
         object_type="catalog.pricerule", object_id=str(active.pk), action="update"
     ).latest("id")
-    assert (entry.before["status"], entry.after["status"]) == ("active", "withdrawn")
+    assert (entry.before["effective_to"], entry.after["effective_to"]) == (
+        None,
+        active.effective_to.isoformat(),
+    )
     with pytest.raises(ConflictError):
         pricing.price_rule_withdraw(actor=admin, rule=active)
 

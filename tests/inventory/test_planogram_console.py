@@ -5,6 +5,8 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 from openpyxl import load_workbook
 
 from openvend.audit.models import AuditLogEntry
@@ -126,7 +128,13 @@ def test_inline_slot_edits_go_through_the_services(world_a, client, draft):
         f"/console/inventory/planogram/{draft.pk}/change/", _formset_post(draft, rows, "v1")
     )
     assert response.status_code == 200
-    assert "Sensor s1-2 is not on shelf 2." in response.content.decode()
+    # The console speaks the signed-in user's language: 阿尔法零售 defaults to zh-hans.
+    with translation.override("zh-hans"):
+        not_on_shelf = gettext("Sensor %(sensor)s is not on shelf %(shelf)s.") % {
+            "sensor": "s1-2",
+            "shelf": 2,
+        }
+    assert not_on_shelf in response.content.decode()
     assert list(PlanogramSlot.objects.filter(planogram=draft).order_by("id").values()) == before
 
     # Deleting a slot in the inline removes it, audited.

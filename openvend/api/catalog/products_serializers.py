@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from openvend.api.viewsets import ScopedRelatedField
+from openvend.catalog.application_services import APPLICATION_FIELDS, REVIEW_FIELDS
 from openvend.catalog.choices import ProductStatus
 from openvend.catalog.models import Category, Manufacturer, Product, ProductApplication
 
@@ -129,25 +130,8 @@ class ProductApplicationSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "merchant",
-            "sku",
-            "name",
-            "barcode",
-            "category_name",
-            "manufacturer_name",
-            "specification",
-            "image",
-            "kind",
-            "unit_weight_g",
-            "unit_weight_sd_g",
-            "shelf_life_days",
-            "suggested_price_fen",
-            "reason",
-            "status",
-            "applicant",
-            "reviewed_by",
-            "reviewed_at",
-            "review_note",
-            "product",
+            *APPLICATION_FIELDS,
+            *REVIEW_FIELDS,
             "created_at",
         ]
         read_only_fields = [

@@ -195,8 +195,12 @@ class ProductApplication(TenantModel):
     kind = models.CharField(
         _("kind"), max_length=20, choices=ProductKind.choices, default=ProductKind.STANDARD
     )
-    unit_weight_g = models.DecimalField(_("unit weight (g)"), max_digits=9, decimal_places=2)
-    unit_weight_sd_g = models.DecimalField(_("unit weight SD (g)"), max_digits=8, decimal_places=2, default=0)
+    unit_weight_g = models.DecimalField(
+        _("unit weight (g)"), max_digits=9, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    unit_weight_sd_g = models.DecimalField(
+        _("unit weight SD (g)"), max_digits=8, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
     shelf_life_days = models.PositiveIntegerField(_("shelf life (days)"), null=True, blank=True)
     suggested_price_fen = models.BigIntegerField(
         _("suggested price (fen)"), validators=[MinValueValidator(0)]

@@ -22,6 +22,7 @@ from openvend.catalog import library_selectors as selectors
 from openvend.catalog import library_services as library
 from openvend.catalog.choices import ProductKind, ProductStatus
 from openvend.catalog.imports import XLSX, products_export
+from openvend.catalog.library_services import PRODUCT_FIELDS
 from openvend.catalog.models import Category, Manufacturer, Product
 from openvend.consoles.admin import catalog_applications, catalog_pages  # noqa: F401 (registers)
 from openvend.consoles.admin.base import ConsoleModelAdmin, is_platform, register
@@ -160,24 +161,7 @@ class ProductAdmin(LibraryAdmin):
     list_filter = [CategoryFilter, "kind", "status", "is_exception"]
     search_fields = ["sku", "name", "barcode"]
     list_select_related = ["category", "manufacturer"]
-    fields = [
-        "sku",
-        "name",
-        "barcode",
-        "category",
-        "manufacturer",
-        "specification",
-        "unit",
-        "image",
-        "kind",
-        "unit_weight_g",
-        "unit_weight_sd_g",
-        "shelf_life_days",
-        "is_exception",
-        "default_price_fen",
-        "status",
-        "source",
-    ]
+    fields = [*PRODUCT_FIELDS, "source"]
     readonly_fields = ["source"]
     library_fk_fields = {
         "category": selectors.library_categories,

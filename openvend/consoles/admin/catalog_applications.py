@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from unfold.decorators import action, display
 
 from openvend.catalog import application_services as applications
+from openvend.catalog.application_services import APPLICATION_FIELDS, REVIEW_FIELDS
 from openvend.catalog.choices import ApplicationStatus
 from openvend.catalog.models import ProductApplication
 from openvend.consoles.admin import catalog_pages
@@ -38,28 +39,8 @@ class ProductApplicationAdmin(ConsoleModelAdmin):
     list_display = ["created_at", "sku", "name", "status_badge", "suggested_price", "reviewed_at", "product"]
     list_filter = ["status"]
     search_fields = ["sku", "name", "barcode"]
-    fields = [
-        "sku",
-        "name",
-        "barcode",
-        "category_name",
-        "manufacturer_name",
-        "specification",
-        "image",
-        "kind",
-        "unit_weight_g",
-        "unit_weight_sd_g",
-        "shelf_life_days",
-        "suggested_price_fen",
-        "reason",
-        "status",
-        "applicant",
-        "reviewed_by",
-        "reviewed_at",
-        "review_note",
-        "product",
-    ]
-    readonly_fields = ["status", "applicant", "reviewed_by", "reviewed_at", "review_note", "product"]
+    readonly_fields = list(REVIEW_FIELDS)
+    fields = [*APPLICATION_FIELDS, *REVIEW_FIELDS]
     actions = ["approve_selected"]
     actions_detail = ["approve", "reject"]
 
