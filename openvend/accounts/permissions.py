@@ -96,7 +96,11 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
     Menu(
         "menu.replenishment",
         _("Replenishment"),
-        (*crud("inventory.replenishmentorder"), *crud("inventory.restocksession", ("view", "add", "change"))),
+        (
+            *crud("inventory.replenishmentorder"),
+            *crud("inventory.restocksession", ("view", "add", "change")),
+            "inventory.supervise_restocksession",
+        ),
     ),
     Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
     Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),

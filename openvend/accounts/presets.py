@@ -80,6 +80,7 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *RESTOCK,
             "inventory.add_stockmovement",
             "inventory.approve_stocktake",
+            "inventory.supervise_restocksession",
             *crud("inventory.replenishmentorder"),
             menus=(
                 "menu.organisation",
@@ -138,6 +139,7 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *crud("catalog.pricerule"),
             *RESTOCK,
             "inventory.approve_stocktake",
+            "inventory.supervise_restocksession",
             # Cloning a machine's tracks creates the ones a target lacks.
             "inventory.add_track",
             "inventory.change_track",

@@ -133,11 +133,14 @@ class ProductResource(resources.ModelResource):
         return Product(merchant_id=self.merchant_id)
 
     def import_field(self, field: Any, instance: Any, row: Any, is_m2m: bool = False, **kwargs: Any) -> None:
-        if instance.pk is not None and field.column_name in row and is_blank(row[field.column_name]):
+        updating_blank = (
+            instance.pk is not None and field.column_name in row and is_blank(row[field.column_name])
+        )
+        price_from_yuan = isinstance(field, PriceField) and not is_blank(row.get(PRICE_YUAN))
+        if updating_blank and not price_from_yuan:
             # Updating a product: a blank cell keeps what the library has (a blank status must not
             # put an off-sale product back on sale, a blank kind must not make it standard).
-            if not (isinstance(field, PriceField) and not is_blank(row.get(PRICE_YUAN))):
-                return
+            return
         if isinstance(field, PriceField):
             # The price may come from either column; skip only when the file has neither.
             if field.column_name in row or PRICE_YUAN in row:

@@ -30,6 +30,8 @@ DEFAULT_LEAD_DAYS = 1
 IN_TRANSIT_STATES = (ReplenishmentState.PICKING, ReplenishmentState.IN_TRANSIT)
 OPEN_ORDER_STATES = (ReplenishmentState.DRAFT, ReplenishmentState.PICKING, ReplenishmentState.IN_TRANSIT)
 LIVE_RESTOCK_STATES = (RestockState.OPENING, RestockState.OPEN, RestockState.CLOSED)
+# The door may be open: the door command is on its way, or the device reported the door open.
+DOOR_OPEN_RESTOCK_STATES = (RestockState.OPENING, RestockState.OPEN)
 
 Position = tuple[int, int]  # (product id, lane)
 
@@ -253,5 +255,11 @@ def live_restock_session(device: Any) -> RestockSession | None:
 
 
 def restock_in_progress(device: Any) -> bool:
-    """True while a restock session is live on `device`: the shopping flow must refuse consumers."""
-    return RestockSession.objects.filter(device=device, state__in=LIVE_RESTOCK_STATES).exists()
+    """True while a restock visit may have `device`'s door open (opening or open): the shopping
+    flow must refuse consumers then, or their goods would be mistaken for restocked ones.
+
+    A closed session (door shut, the replenisher counting) does not count: its sensor changes were
+    captured when the door closed and later weight events are ignored, so a shopper's visit cannot
+    blur the restock — and counting may take a while, during which the device should keep selling.
+    The session still keeps the device from a second restock (`live_restock_session`)."""
+    return RestockSession.objects.filter(device=device, state__in=DOOR_OPEN_RESTOCK_STATES).exists()

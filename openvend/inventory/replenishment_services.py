@@ -26,6 +26,7 @@ from openvend.inventory.models import ReplenishmentLine, ReplenishmentOrder, Sto
 from openvend.inventory.replenishment_selectors import (
     DEFAULT_LEAD_DAYS,
     DEFAULT_VELOCITY_DAYS,
+    LIVE_RESTOCK_STATES,
     PickList,
     replenishment_suggestions,
 )
@@ -287,7 +288,11 @@ def replenishment_order_complete(
 ) -> CompletionResult:
     """Record what was placed per line (default: as planned) and post one REPLENISHMENT movement
     per line with placed > 0. Completing an already completed order again changes nothing and
-    answers with the first completion's result (the movements are keyed per line)."""
+    answers with the first completion's result (the movements are keyed per line).
+
+    An order with a live restock session (door opening, open or closed and being counted) is
+    refused: that session posts what was put in and settles the order when it completes, so
+    completing the order as well would count the same units twice."""
     locked = _locked(order)
     if locked.state == S.COMPLETED:
         keys = [movement_key(locked, line) for line in locked.lines.all()]
@@ -295,6 +300,16 @@ def replenishment_order_complete(
         return _result_of(locked, existing, already=True)
     if locked.state not in TRANSITIONS[S.COMPLETED]:
         raise _refuse_transition(locked, S.COMPLETED)
+    live = locked.restock_sessions.filter(state__in=LIVE_RESTOCK_STATES).first()
+    if live is not None:
+        raise ConflictError(
+            InventoryErrorCode.ORDER_BEING_RESTOCKED,
+            _(
+                "Order %(number)s is being restocked (restock session %(session)s): it completes "
+                "when that session completes. Complete or cancel the session first."
+            )
+            % {"number": locked.number, "session": live.pk},
+        )
     lines = list(locked.lines.select_related("product").all())
     quantities = _placed_for(lines, placed)
     before = order_snapshot(locked)

@@ -1,7 +1,14 @@
 """Free replenishment (自由补货): a replenisher opens a device in restock mode, puts goods in, and
 the sensors' readings and/or their own count become REPLENISHMENT movements. Nobody is charged:
-no shopping order exists, and the shopping flow refuses consumers while a session is live
-(`replenishment_selectors.restock_in_progress`).
+no shopping order exists, and the shopping flow refuses consumers while the restock door may be
+open (`replenishment_selectors.restock_in_progress`).
+
+Who may act on a session (close, count, complete, cancel, photograph): its own replenisher, or a
+supervisor — see `may_act_on_restock`, the one rule the API and the phone pages share.
+
+A session still opening or open past the timeout is cancelled and the device told to lock
+(`restock_sessions_expire`); a closed one is never cancelled by the clock: its counts are work in
+progress and its door is shut.
 
     opening ──(door_opened)──► open ──(door_closed / "door closed" in the app)──► closed ──► completed
        └────────────────────────┴─────────────────────────────────────────────────┴──────► cancelled
@@ -13,11 +20,12 @@ weight events find their way here (`restock_door_event`, called by the gateway's
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -29,21 +37,27 @@ from django.utils.translation import gettext as _
 from openvend.audit.choices import AuditAction
 from openvend.audit.services import audit_record, snapshot
 from openvend.core.errors import ConflictError, OpenVendError
-from openvend.inventory.choices import MovementKind, PlanogramStatus, ReplenishmentState, RestockState
+from openvend.inventory.choices import MovementKind, ReplenishmentState, RestockState
 from openvend.inventory.errors import InventoryErrorCode
 from openvend.inventory.ledger import Source, post_movement
-from openvend.inventory.models import PlanogramSlot, ReplenishmentOrder, RestockLine, RestockSession, Track
-from openvend.inventory.replenishment_selectors import LIVE_RESTOCK_STATES, par_levels
+from openvend.inventory.models import ReplenishmentOrder, RestockLine, RestockSession
+from openvend.inventory.replenishment_selectors import (
+    DOOR_OPEN_RESTOCK_STATES,
+    LIVE_RESTOCK_STATES,
+    par_levels,
+)
 from openvend.inventory.replenishment_services import (
     check_device_visible,
     replenishment_order_settle_from_restock,
 )
+from openvend.inventory.restock_rules import START_PERMISSIONS, check_may_act_on_restock, check_position
+from openvend.inventory.restock_sensors import sensor_quantities
+from openvend.inventory.selectors import on_hand
 
 R = RestockState
 DEFAULT_TIMEOUT_MIN = 30
 # Device events that move a restock session along; all carry the session (= command id).
 RESTOCK_EVENTS = frozenset({"door_opened", "door_closed", "weight_change"})
-START_PERMISSIONS = ("inventory.add_restocksession", "devices.open_door_device")
 
 
 def restock_timeout() -> timedelta:
@@ -68,15 +82,6 @@ def session_snapshot(session: RestockSession) -> dict[str, Any]:
     return data
 
 
-def may_restock(user: Any, device: Any) -> bool:
-    """Whether `user` may open `device` for a restock: both permissions and the device in scope."""
-    from openvend.devices.models import Device
-
-    if not all(user.has_perm(code) for code in START_PERMISSIONS):
-        return False
-    return bool(Device.objects.restrict(user, "view").filter(pk=device.pk).exists())
-
-
 def _busy() -> ConflictError:
     return ConflictError(
         InventoryErrorCode.DEVICE_BUSY,
@@ -85,8 +90,12 @@ def _busy() -> ConflictError:
 
 
 def _check_order(device: Any, order: ReplenishmentOrder | None) -> None:
+    """The order must be open and this device's. It is locked until the session exists, so that a
+    concurrent direct completion of the order (which refuses orders with a live session) either
+    happens first — and the order is no longer open — or sees the session."""
     if order is None:
         return
+    order = ReplenishmentOrder.objects.select_for_update().get(pk=order.pk)
     open_states = (ReplenishmentState.DRAFT, ReplenishmentState.PICKING, ReplenishmentState.IN_TRANSIT)
     if order.device_id != device.pk or order.state not in open_states:
         raise OpenVendError(
@@ -135,60 +144,6 @@ def _refuse(session: RestockSession, what: str) -> ConflictError:
         _("This restock session is %(state)s: cannot %(what)s.")
         % {"state": session.get_state_display(), "what": what},
     )
-
-
-@dataclass(frozen=True)
-class _Group:
-    sensors: frozenset[str]
-    slots: tuple[Any, ...]
-
-
-def _sensor_groups(slots: list[Any]) -> list[_Group]:
-    """Slots that share a weight sensor (a product bridging two sensors, 跨称) form one group:
-    the group's sensors are read together."""
-    groups: list[_Group] = []
-    for slot in slots:
-        sensors = frozenset(slot.sensors or [])
-        touching = [g for g in groups if g.sensors & sensors]
-        merged = _Group(
-            sensors=sensors.union(*(g.sensors for g in touching)),
-            slots=(*[s for g in touching for s in g.slots], slot),
-        )
-        groups = [g for g in groups if g not in touching] + [merged]
-    return groups
-
-
-def sensor_quantities(device: Any, deltas_g: dict[str, Any]) -> dict[int, int | None]:
-    """Units placed per product (lane 0) by the weight change of its sensors: Σ Δg / unit weight,
-    rounded half up. A group of sensors shared by several products cannot be attributed (None).
-    Empty when the cabinet has no active planogram or the sensors reported nothing."""
-    if not deltas_g:
-        return {}
-    slots = list(
-        PlanogramSlot.objects.filter(planogram__device=device, planogram__status=PlanogramStatus.ACTIVE)
-        .select_related("product")
-        .order_by("id")
-    )
-    result: dict[int, int | None] = {}
-    for group in _sensor_groups(slots):
-        products = {slot.product_id: slot.product for slot in group.slots}
-        if len(products) != 1:
-            for product_id in products:
-                result[product_id] = None
-            continue
-        product_id, product = next(iter(products.items()))
-        try:
-            grams = sum((Decimal(str(deltas_g.get(s, 0))) for s in group.sensors), Decimal(0))
-        except InvalidOperation:
-            result[product_id] = None
-            continue
-        weight = Decimal(product.unit_weight_g or 0)
-        if weight <= 0 or (product_id in result and result[product_id] is None):
-            result[product_id] = None
-            continue
-        units = int((grams / weight).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        result[product_id] = (result.get(product_id) or 0) + units
-    return result
 
 
 def _prefill_lines(session: RestockSession) -> None:
@@ -266,6 +221,7 @@ def restock_door_closed(*, actor: Any, session: RestockSession) -> RestockSessio
     from openvend.devices.models import DeviceState
 
     locked = _locked(session)
+    check_may_act_on_restock(actor, locked)
     if locked.state == R.CLOSED:
         return locked
     if locked.state not in (R.OPENING, R.OPEN):
@@ -284,21 +240,6 @@ def restock_door_closed(*, actor: Any, session: RestockSession) -> RestockSessio
     return locked
 
 
-def _check_position(device: Any, product: Any, lane: int) -> None:
-    if product.merchant_id != device.merchant_id:
-        raise OpenVendError(
-            InventoryErrorCode.OTHER_MERCHANT,
-            _("Stock can only hold products from the device owner's own library."),
-            fields={"product": [_("Not found.")]},
-        )
-    if lane and not Track.objects.filter(device=device, number=lane).exists():
-        raise OpenVendError(
-            InventoryErrorCode.BAD_LANE,
-            _("This device has no track %(lane)s.") % {"lane": lane},
-            fields={"lane": [_("No such track.")]},
-        )
-
-
 def _apply_count(session: RestockSession, product: Any, lane: int, counted: int | None) -> RestockLine:
     if counted is not None and (isinstance(counted, bool) or not isinstance(counted, int) or counted < 0):
         raise OpenVendError(
@@ -306,7 +247,7 @@ def _apply_count(session: RestockSession, product: Any, lane: int, counted: int 
             _("A count is a whole number ≥ 0."),
             fields={"counted": [_("A whole number ≥ 0.")]},
         )
-    _check_position(session.device, product, lane)
+    check_position(session.device, product, lane)
     line, _created = RestockLine.objects.get_or_create(session=session, product=product, lane=lane)
     line.counted_quantity = counted
     line.save(update_fields=["counted_quantity"])
@@ -319,6 +260,7 @@ def restock_count(
 ) -> RestockLine:
     """Enter (or clear, with None) how many units of `product` the replenisher put in."""
     locked = _locked(session)
+    check_may_act_on_restock(actor, locked)
     if locked.state not in LIVE_RESTOCK_STATES:
         raise _refuse(locked, _("enter counts"))
     before = session_snapshot(locked)
@@ -341,10 +283,17 @@ def restock_complete(
     *, actor: Any, session: RestockSession, counts: Iterable[tuple[Any, int, int | None]] = ()
 ) -> RestockResult:
     """Post what was put in: per line the counted quantity when given, else the sensors'. A line
-    where both exist and differ is a discrepancy. Completing again changes nothing."""
+    where both exist and differ is a discrepancy. Completing again changes nothing.
+
+    A positive figure is a REPLENISHMENT movement. A negative one (the sensors weighed less after
+    the visit than before: expired or damaged units taken out) is not a replenishment — a
+    replenishment never takes stock away — but a REMOVAL movement "removed during restock", whichever
+    figure (counted or sensor) is posted. Like any removal it may not take the position below zero;
+    then nothing is posted and the replenisher is told which product to count (or to take stock)."""
     from openvend.inventory.models import StockMovement
 
     locked = _locked(session)
+    check_may_act_on_restock(actor, locked)
     if locked.state == R.COMPLETED:
         moved = StockMovement.objects.filter(idempotency_key__startswith=f"restock:{locked.pk}:").order_by(
             "id"
@@ -368,7 +317,7 @@ def restock_complete(
             and line.counted_quantity != line.sensor_quantity
         )
         line.save(update_fields=["posted_quantity", "discrepancy"])
-        if posted:
+        if posted is not None and posted > 0:
             placed[(line.product_id, line.lane)] = posted
             movements.append(
                 post_movement(
@@ -383,6 +332,8 @@ def restock_complete(
                     idempotency_key=f"restock:{locked.pk}:{line.pk}",
                 )
             )
+        elif posted is not None and posted < 0:  # units taken out
+            movements.append(_post_removal(actor, locked, line, posted))
     locked.has_discrepancy = locked.lines.filter(discrepancy=True).exists()
     locked.state = R.COMPLETED
     locked.completed_at = timezone.now()
@@ -393,6 +344,35 @@ def restock_complete(
     if locked.order is not None:
         replenishment_order_settle_from_restock(actor=actor, order=locked.order, placed_by_position=placed)
     return RestockResult(session=locked, movements=movements)
+
+
+def _post_removal(actor: Any, session: RestockSession, line: RestockLine, quantity: int) -> Any:
+    try:
+        return post_movement(
+            device=session.device,
+            product=line.product,
+            lane=line.lane,
+            quantity=quantity,
+            kind=MovementKind.REMOVAL,
+            actor=actor,
+            reason=_("removed during restock"),
+            source=Source.of(session),
+            idempotency_key=f"restock:{session.pk}:{line.pk}",
+        )
+    except OpenVendError as exc:
+        if exc.code != InventoryErrorCode.WOULD_GO_NEGATIVE:
+            raise
+        message = _(
+            "%(product)s: %(removed)s unit(s) taken out, more than the %(on_hand)s on hand. "
+            "Enter the count of units put in, or take stock of this device."
+        ) % {
+            "product": line.product.name,
+            "removed": -quantity,
+            "on_hand": on_hand(device=session.device, product=line.product, lane=line.lane),
+        }
+        raise OpenVendError(
+            InventoryErrorCode.WOULD_GO_NEGATIVE, message, fields={"counts": [message]}
+        ) from exc
 
 
 def _cancel(actor: Any, session: RestockSession, message: str = "") -> RestockSession:
@@ -414,27 +394,42 @@ def _cancel(actor: Any, session: RestockSession, message: str = "") -> RestockSe
 def restock_cancel(*, actor: Any, session: RestockSession) -> RestockSession:
     """Abandon the visit: nothing is posted."""
     locked = _locked(session)
+    check_may_act_on_restock(actor, locked)
     if locked.state not in LIVE_RESTOCK_STATES:
         raise _refuse(locked, _("cancel"))
     return _cancel(actor, locked)
 
 
 def restock_sessions_expire(now: datetime | None = None) -> int:
-    """Cancel sessions still live past the timeout (setting RESTOCK_SESSION_TIMEOUT_MIN, default
-    30 min from the start), so an abandoned visit does not keep the device from selling."""
+    """Cancel sessions still opening or open past the timeout (setting RESTOCK_SESSION_TIMEOUT_MIN,
+    default 30 min, counted from the start — the door command — since the door may have been open
+    from then on), so an abandoned visit does not keep the device from selling; and tell the device
+    to lock, as its door may still be open. An offline or disabled device is not an error: the lock
+    command waits and expires on its own, and the session is cancelled all the same.
+
+    Closed sessions are never cancelled by the clock: the door is shut, and their counts are work in
+    progress that only the replenisher (or a supervisor) completes or cancels."""
+    from openvend.devices.choices import CommandKind
+    from openvend.devices.commands import command_send
+
     cutoff = (now or timezone.now()) - restock_timeout()
     expired = 0
-    stale = RestockSession.objects.filter(state__in=LIVE_RESTOCK_STATES, created_at__lt=cutoff)
+    stale = RestockSession.objects.filter(state__in=DOOR_OPEN_RESTOCK_STATES, created_at__lt=cutoff)
     for pk in stale.values_list("pk", flat=True):
         with transaction.atomic():
             session = (
                 RestockSession.objects.select_for_update()
-                .filter(pk=pk, state__in=LIVE_RESTOCK_STATES)
+                .select_related("device")
+                .filter(pk=pk, state__in=DOOR_OPEN_RESTOCK_STATES)
                 .first()
             )
-            if session is not None:
-                _cancel(None, session, message="expired")
-                expired += 1
+            if session is None:
+                continue
+            _cancel(None, session, message="expired")
+            expired += 1
+            # A disabled device takes no commands; the session is cancelled regardless.
+            with contextlib.suppress(OpenVendError):
+                command_send(actor=None, device=session.device, kind=CommandKind.LOCK)
     return expired
 
 
@@ -444,6 +439,7 @@ def restock_photo_upload(*, actor: Any, session: RestockSession, photo: Any) -> 
     from django import forms
 
     locked = _locked(session)
+    check_may_act_on_restock(actor, locked)
     if not locked.device.kind.has_camera:
         raise OpenVendError(InventoryErrorCode.NO_CAMERA, _("Photos are taken for vision cabinets only."))
     if locked.state not in (*LIVE_RESTOCK_STATES, R.COMPLETED):

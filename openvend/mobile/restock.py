@@ -19,6 +19,7 @@ from openvend.devices.models import Device
 from openvend.inventory import replenishment_selectors as selectors
 from openvend.inventory import restock_services as restock
 from openvend.inventory.models import ReplenishmentOrder, RestockLine, RestockSession
+from openvend.inventory.restock_rules import may_act_on_restock, may_restock
 
 LOGIN = "mobile:login"
 
@@ -57,6 +58,8 @@ def _context(request: HttpRequest, device: Device) -> dict[str, Any]:
     user: Any = request.user
     session = selectors.live_restock_session(device)
     mine = session is not None and session.replenisher_id == user.pk
+    # A supervisor may act on someone else's session (the same rule as the API's).
+    may_act = session is not None and may_act_on_restock(user, session)
     orders = selectors.open_orders(ReplenishmentOrder.objects.restrict(user, "view"), assignee=user).filter(
         device=device
     )
@@ -64,8 +67,9 @@ def _context(request: HttpRequest, device: Device) -> dict[str, Any]:
         "device": device,
         "session": session,
         "mine": mine,
-        "lines": list(session.lines.select_related("product")) if session and mine else [],
-        "may_start": session is None and restock.may_restock(user, device),
+        "may_act": may_act,
+        "lines": list(session.lines.select_related("product")) if session and may_act else [],
+        "may_start": session is None and may_restock(user, device),
         "orders": list(orders),
         "has_camera": device.kind.has_camera,
         "command": session.command if session else None,
@@ -84,13 +88,9 @@ def restock_device(request: HttpRequest, device_id: int) -> HttpResponse:
 
 
 def _my_session(request: HttpRequest, device: Device) -> RestockSession:
+    """The device's live session, if the user may act on it (its replenisher or a supervisor)."""
     session = selectors.live_restock_session(device)
-    changeable = RestockSession.objects.restrict(request.user, "change")
-    if (
-        session is None
-        or session.replenisher_id != request.user.pk
-        or not changeable.filter(pk=session.pk).exists()
-    ):
+    if session is None or not may_act_on_restock(request.user, session):
         raise PermissionDenied
     return session
 

@@ -52,7 +52,7 @@ def scan(request: HttpRequest, token: str) -> HttpResponse:
 
 def _may_restock(request: HttpRequest, device: Any) -> bool:
     """Staff signed in here who may restock this device get the restock flow from the same QR."""
-    from openvend.inventory.restock_services import may_restock
+    from openvend.inventory.restock_rules import may_restock
 
     user: Any = request.user
     return bool(user.is_authenticated and may_restock(user, device))

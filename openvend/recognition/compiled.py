@@ -26,6 +26,11 @@ class Prior:
     take: float = 0.05
     put_back: float = 0.004
     misplace: float = 2e-5
+    unmatched_put_in: float = 1e-3
+    """Extra factor per unit put in that the session did not take out (a SKU's net count below
+    zero): a shopper returns what they took, so "took a Mars, left a Snickers on another shelf" is
+    far less likely than "took a Snickers and left it there". Applied to joint hypotheses
+    (engine.py), since the take and the return may lie on different components."""
     unexplained: float = 1e-6
     """Prior of "something outside the model happened on this component" (foreign object, a jammed
     sensor): its density is flat over ±UNEXPLAINED_RANGE_G per sensor."""

@@ -37,6 +37,9 @@ from openvend.recognition.likelihood import LOG_2PI, Move, gaussian_loglik, spli
 TOL = 1e-6
 """Prune a subtree whose mass bound is below this fraction of the best hypothesis so far."""
 NEG_INF = -math.inf
+LOG_NEGLIGIBLE = math.log(1e-9)
+"""A misplacement bound this far below the best hypothesis so far is kept as it is; above it, the
+exact mass of two misplaced units is computed pair by pair (NumPy, at the end of the search)."""
 
 Key = tuple[tuple[int, int], ...]
 """Net units per SKU index on this component, sorted, zeros omitted."""
@@ -87,9 +90,15 @@ class _Tables:
     f_wl: list[float] = field(default_factory=list)
     f_sd2l: list[float] = field(default_factory=list)
     f_sd2_max: float = 0.0
+    f_w_min: float = 0.0  # lightest and heaviest misplaceable unit
+    f_w_max: float = 0.0
     log_mis: float = 0.0
     log_f_any: float = -math.inf
-    log_f_multi: float = -math.inf
+    log_f_3: float = -math.inf  # three or more misplaced units
+    # Every way to misplace exactly two units (two slots once, or one slot twice): total weight and
+    # sd², for the exact (one sensor) or sum-bounded (bridged) mass of those completions.
+    p_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    p_sd2: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 _TABLES: dict[tuple[int, Prior], tuple[Component, _Tables]] = {}
@@ -175,13 +184,19 @@ def _tables(comp: Component, prior: Prior) -> _Tables:
     t.f_wl = [f.w for f in foreign]
     t.f_sd2l = [f.sd**2 for f in foreign]
     t.f_sd2_max = max(t.f_sd2l, default=0.0)
+    t.f_w_min = min(t.f_wl, default=0.0)
+    t.f_w_max = max(t.f_wl, default=0.0)
     rho, n_f = prior.misplace, len(foreign)
     t.log_mis = math.log(rho)
     x = n_f * (rho + rho * rho)
     if n_f:
         t.log_f_any = math.log(math.expm1(n_f * math.log1p(rho + rho * rho)))
-        # Two or more misplaced units: N·ρ² (one slot twice) + e^x - 1 - x ≤ x²·e^x/2 (two slots).
-        t.log_f_multi = math.log(n_f * rho * rho + x * x * math.exp(x) / 2)
+        # Three or more misplaced units: three or more slots (at most e₃(a)·Π(1 + a) ≤ x³·e^x/6 with
+        # a = ρ + ρ² per slot), or two slots one of them twice (≤ N²·ρ³) or both twice (≤ N²·ρ⁴).
+        t.log_f_3 = math.log(x**3 * math.exp(x) / 6 + n_f * n_f * (rho**3 + rho**4))
+        pi, pj = np.triu_indices(n_f)
+        t.p_w = t.f_w[pi] + t.f_w[pj]
+        t.p_sd2 = t.f_sd2[pi] + t.f_sd2[pj]
     if len(_TABLES) > 512:
         _TABLES.clear()
     _TABLES[(id(comp), prior)] = (comp, t)
@@ -213,6 +228,31 @@ def _limits(comp: Component, prior: Prior, t: _Tables, max_items: int) -> Limits
         _LIMITS.clear()
     _LIMITS[(id(comp), prior, max_items)] = (comp, (grow, up, down))
     return grow, up, down
+
+
+def _mis_bounds(r: float, v: float, log_peak: float, budget: int, t: _Tables) -> tuple[float, float, float]:
+    """Upper bounds on the log mass, relative to the node's prior, of its completions by one or more
+    misplaced units, by exactly two and by three or more (nothing else changed).
+
+    Each misplaced unit raises the prediction by its weight, so k of them move the residual `r` (of
+    the sensor, or of the component sum when bridged) down by a total in [k·w_min, k·w_max], with
+    k ≤ budget; their variance adds at most k·sd²max to `v`. The density is then at most `log_peak`
+    (the peak at the node's own variance, or of the base covariance when bridged) times
+    exp(-d²/2v_max), d being the distance from r to the reachable interval. The prior factors
+    (log_f_any, 2·log ρ per pair, log_f_3) ignore the budget: more mass, still a bound."""
+    lo, hi = t.f_w_min, t.f_w_max
+    v_max = v + budget * t.f_sd2_max
+    top = budget * hi
+    d = r - top if r > top else (lo - r if r < lo else 0.0)
+    any_ = t.log_f_any + log_peak - 0.5 * d * d / v_max
+    if budget < 2:
+        return any_, -math.inf, -math.inf
+    d = r - 2 * hi if r > 2 * hi else (2 * lo - r if r < 2 * lo else 0.0)
+    two = 2 * t.log_mis + math.log(len(t.p_w)) + log_peak - 0.5 * d * d / (v + 2 * t.f_sd2_max)
+    if budget < 3:
+        return any_, two, -math.inf
+    d = r - top if r > top else (3 * lo - r if r < 3 * lo else 0.0)
+    return any_, two, t.log_f_3 + log_peak - 0.5 * d * d / v_max
 
 
 def _log_sub(a: float, b: float) -> float:
@@ -303,7 +343,7 @@ def _search_single(
     unit = [u[0] for u in t.take_unit]
     pcap = [c[0] for c in t.put_cap]
     punit = [u[0] for u in t.put_unit]
-    log_mis, log_f_any, log_f_multi = t.log_mis, t.log_f_any, t.log_f_multi
+    log_mis = t.log_mis
     f_sorted, f_order, f_wl, f_sd2l, f_sd2_max = t.f_sorted, t.f_order, t.f_wl, t.f_sd2l, t.f_sd2_max
     excluded: list[tuple[int, int]] = []  # (row, slot): enumerated, so not part of the row's bound
     n_f = len(foreign)
@@ -312,6 +352,7 @@ def _search_single(
     found: Found = {}
     pruned: list[float] = []
     rows: list[tuple[float, float, float]] = []
+    pairs: list[tuple[float, float, float]] = []  # (log prior + 2 log ρ [+ peak], residual, variance)
     best = -math.inf
     nodes = 0
 
@@ -350,12 +391,17 @@ def _search_single(
     def misplaced(lp: float, ll: float, mean: float, var: float, key: Key, used: int, weight: float) -> None:
         if used >= max_items or not n_f:
             return
-        b = lp + log_f_any + log_peak
+        r, v = y - mean, var
+        b, b_two, b_three = _mis_bounds(r, var, -0.5 * (LOG_2PI + math.log(var)), max_items - used, t)
+        b += lp
         if b < best + log_tol:
             pruned.append(b)
             return
-        pruned.append(lp + log_f_multi + log_peak)
-        r, v = y - mean, var
+        pruned.append(lp + b_three)
+        if lp + b_two < best + LOG_NEGLIGIBLE:
+            pruned.append(lp + b_two)
+        else:  # exact mass of the node with two misplaced units, summed at the end
+            pairs.append((lp + 2 * log_mis, r, v))
         a = lp + log_mis + ll
         # Which single misplaced units could beat the threshold: log(v2/v) ≥ 0 and v2 ≤ v + sd²max
         # bound them to a weight window around the residual; the window's members are scored
@@ -455,6 +501,12 @@ def _search_single(
         extra = a - 0.5 * (np.log(v2 / v) + (r - t.f_w) ** 2 / v2 - r * r / v)
         if excluded:
             extra[tuple(np.array(excluded).T)] = -math.inf
+    if pairs:
+        arr = np.array(pairs)
+        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
+        v2 = v + t.p_sd2
+        two = a - 0.5 * (LOG_2PI + np.log(v2) + (r - t.p_w) ** 2 / v2)
+        extra = two if extra is None else np.concatenate([extra.ravel(), two.ravel()])
     return _entries(found), _log_total(pruned, extra), nodes
 
 
@@ -470,7 +522,7 @@ def _search_bridged(
     z_mis = [z + log_peak for z in t.z_mis]
     sd2_max, opts = t.sd2_max, t.opts
     sum_cap, sum_unit, put_sum_cap, put_sum_unit = t.sum_cap, t.sum_unit, t.put_sum_cap, t.put_sum_unit
-    log_mis, log_f_any, log_f_multi = t.log_mis, t.log_f_any, t.log_f_multi
+    log_mis = t.log_mis
     f_sorted, f_order, f_wl, f_sd2l, f_sd2_max = t.f_sorted, t.f_order, t.f_wl, t.f_sd2l, t.f_sd2_max
     excluded: list[tuple[int, int]] = []  # (row, slot): enumerated, so not part of the row's bound
     n_f = len(foreign)
@@ -480,6 +532,7 @@ def _search_bridged(
     found: Found = {}
     pruned: list[float] = []
     rows: list[tuple[float, float, float]] = []
+    pairs: list[tuple[float, float, float]] = []  # (log prior + 2 log ρ [+ peak], residual, variance)
     best = -math.inf
     nodes = 0
 
@@ -541,15 +594,20 @@ def _search_bridged(
                   weight: float) -> None:  # fmt: skip
         if used >= max_items or not n_f:
             return
-        b = lp + log_f_any + log_peak
-        if b < best + log_tol:
-            pruned.append(b)
-            return
-        pruned.append(lp + log_f_multi + log_peak)
         # Rigorous screen: the likelihood is at most the peak density times the fit of the
         # component sum, where the unknown split of bridging items cancels out.
         r_sum = y_sum - sum(mean)
         v0 = base_sum + sd2
+        b, b_two, b_three = _mis_bounds(r_sum, v0, log_peak, max_items - used, t)
+        b += lp
+        if b < best + log_tol:
+            pruned.append(b)
+            return
+        pruned.append(lp + b_three)
+        if lp + b_two < best + LOG_NEGLIGIBLE:
+            pruned.append(lp + b_two)
+        else:  # the sum bound of each pair of misplaced units, summed at the end
+            pairs.append((lp + 2 * log_mis + log_peak, r_sum, v0))
         a = lp + log_mis + log_peak
         # A weight window around the residual holds every unit that could beat the threshold (see
         # the one-sensor search); the rest of the row is bounded at the end.
@@ -656,4 +714,9 @@ def _search_bridged(
         extra = a - 0.5 * (r - t.f_w) ** 2 / (v + t.f_sd2)
         if excluded:
             extra[tuple(np.array(excluded).T)] = -math.inf
+    if pairs:
+        arr = np.array(pairs)
+        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
+        two = a - 0.5 * (r - t.p_w) ** 2 / (v + t.p_sd2)
+        extra = two if extra is None else np.concatenate([extra.ravel(), two.ravel()])
     return _entries(found), _log_total(pruned, extra), nodes

@@ -82,6 +82,13 @@ def _combine(parts: list[Part]) -> list[Joint]:
     return joint
 
 
+def _put_in_factor(prior: Prior, counts: Mapping[int, int]) -> float:
+    """Prior factor for units put in that the session did not take out: a put-in of a SKU is a
+    return of a unit taken in the same session unless the SKU's net count is negative."""
+    unmatched = sum(-n for n in counts.values() if n < 0)
+    return prior.unmatched_put_in**unmatched if unmatched else 1.0
+
+
 def _items(comp: Compiled, counts: Mapping[int, int]) -> Items:
     return tuple(sorted((comp.sku_ids[k], n) for k, n in counts.items() if n))
 
@@ -103,11 +110,18 @@ def run(planogram: Planogram, evidence: Evidence, *, threshold: float = 0.99, ma
         probs, _, unexpl = _normalised(search(c, y, base, prior, max_items))
         parts.append(probs)
         unexplained.append((unexpl, ids))
-    joint = [j for j in _combine(parts) if j[2] <= max_items]
-    enumerated = sum(j[0] for j in joint)
-    # Everything the joint list does not hold: unenumerated, unexplained, cut while combining, and
-    # hypotheses beyond max_items (counted against us: conservative).
-    lost = max(0.0, 1.0 - enumerated)
+    combined = _combine(parts)
+    # Everything the joint list does not hold: unenumerated, unexplained and cut while combining
+    # (bounded before the put-in factor, which only lowers masses), and hypotheses beyond max_items
+    # (counted against us, with their put-in factor: conservative).
+    lost = max(0.0, 1.0 - sum(j[0] for j in combined))
+    joint: list[Joint] = []
+    for p, counts, units, grams in combined:
+        p *= _put_in_factor(prior, counts)
+        if units <= max_items:
+            joint.append((p, counts, units, grams))
+        else:
+            lost += p
 
     by_items: dict[Items, tuple[float, float]] = {}
     for p, counts, _, grams in joint:

@@ -294,7 +294,8 @@ def test_store_manager_edits_and_generates_tracks_but_replenishers_cannot(world_
     tracks_generate(actor=None, device=machine)
     target = vending_machine(world_a, "VEND-API6")
     replenisher = client_for(world_a.user("replenisher"))
-    assert replenisher.post("/api/v1/tracks/generate/", {"device": target.pk}, format="json").status_code == 403
+    refused = replenisher.post("/api/v1/tracks/generate/", {"device": target.pk}, format="json")
+    assert refused.status_code == 403
     assert Track.objects.filter(device=target).count() == 0
     client = client_for(world_a.user("store_manager"))
     generated = client.post("/api/v1/tracks/generate/", {"device": target.pk}, format="json")

@@ -162,7 +162,7 @@ def test_document_examples_decode_to_exact_messages():
             "door": "closed",
             "lock": "locked",
             "camera": "ok",
-            "weights_g": {"L1-1": 1203.5, "L1-2": 880.0, "L2-1": 455.2},
+            "weights_g": {"s1-1": 1203.5, "s1-2": 880.0, "s2-1": 455.2},
             "firmware": "2.4.1",
         },
     )

@@ -289,3 +289,65 @@ def test_pick_list_groups_by_device_and_totals_per_product(shop) -> None:
         ("WATER", 4),
         ("Total", 24),
     ]
+
+
+def test_an_order_being_restocked_cannot_be_completed_directly(shop) -> None:
+    from openvend.devices.models import DeviceState
+    from openvend.inventory import restock_services as restock
+
+    world, device, cola, water, juice = shop
+    replenisher = world.user("replenisher")
+    [order] = services.replenishment_orders_from_suggestions(
+        actor=world.user("operations"), devices=[device], assignee=replenisher
+    )
+    services.replenishment_order_start_picking(actor=replenisher, order=order)
+    services.replenishment_order_dispatch(actor=replenisher, order=order)
+    session = restock.restock_start(actor=replenisher, device=device, order=order)
+    DeviceState.objects.filter(device=device).update(door="closed")
+
+    def unchanged() -> tuple:
+        order.refresh_from_db()
+        return (
+            order.state,
+            sorted(order.lines.values_list("product__sku", "lane", "placed_quantity")),
+            StockMovement.objects.count(),
+            AuditLogEntry.objects.filter(object_type="inventory.replenishmentorder").count(),
+        )
+
+    before = unchanged()
+    assert before[0] == "in_transit"
+    for step in ("opening", "closed"):
+        if step == "closed":
+            restock.restock_door_closed(actor=replenisher, session=session)
+        with pytest.raises(ConflictError) as exc:
+            services.replenishment_order_complete(actor=replenisher, order=order)
+        assert exc.value.code == "inventory.order_being_restocked"
+        assert order.number in exc.value.message and str(session.pk) in exc.value.message
+        assert unchanged() == before, step
+
+    # Once the session completes it settles the order: the stock is posted exactly once.
+    restock.restock_complete(actor=replenisher, session=session, counts=[(cola, 0, 5), (water, 0, 4)])
+    order.refresh_from_db()
+    assert order.state == "completed"
+    posted = StockMovement.objects.filter(kind=MovementKind.REPLENISHMENT, device=device)
+    assert sorted(
+        (m.product.sku, m.quantity) for m in posted.filter(source_type="inventory.restocksession")
+    ) == [("COLA", 5), ("WATER", 4)]
+    assert not posted.filter(source_type="inventory.replenishmentorder").exists()
+    again = services.replenishment_order_complete(actor=replenisher, order=order)
+    assert again.already_completed and again.movements == []
+    assert (on_hand(device=device, product=cola), on_hand(device=device, product=water)) == (10, 8)
+
+    # A cancelled session no longer stands in the way of completing an order by hand.
+    [second] = services.replenishment_orders_from_suggestions(
+        actor=world.user("operations"), devices=[device]
+    )
+    services.replenishment_order_start_picking(actor=replenisher, order=second)
+    services.replenishment_order_dispatch(actor=replenisher, order=second)
+    restock.restock_cancel(
+        actor=replenisher, session=restock.restock_start(actor=replenisher, device=device, order=second)
+    )
+    done = services.replenishment_order_complete(actor=replenisher, order=second)
+    assert done.order.state == "completed"
+    assert [(m.product.sku, m.lane, m.quantity) for m in done.movements] == [("COLA", 0, 1), ("JUICE", 1, 5)]
+    assert (on_hand(device=device, product=cola), on_hand(device=device, product=juice, lane=1)) == (11, 5)

@@ -39,6 +39,7 @@ from openvend.inventory import replenishment_selectors as selectors
 from openvend.inventory import replenishment_services as services
 from openvend.inventory import restock_services as restock
 from openvend.inventory.models import ReplenishmentOrder, RestockSession
+from openvend.inventory.restock_rules import check_may_act_on_restock
 
 
 class ReplenishmentOrderViewSet(TenantViewSet):
@@ -229,10 +230,9 @@ class RestockSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         return qs.select_related("device").prefetch_related("lines__product").order_by("-created_at")
 
     def _session(self) -> RestockSession:
+        """The session, if the caller may act on it: its replenisher or a supervisor (403 else)."""
         session = self.get_object()
-        changeable = RestockSession.objects.restrict(self.request.user, "change")
-        if not changeable.filter(pk=session.pk).exists():
-            raise NotFound()
+        check_may_act_on_restock(self.request.user, session)
         return session
 
     def _answer(self, session: RestockSession, status: int = 200) -> Response:

@@ -108,6 +108,7 @@ class RestockSession(DeviceScoped, TenantModel):
         verbose_name = _("restock session")
         verbose_name_plural = _("restock sessions")
         ordering = ["-created_at"]
+        permissions = [("supervise_restocksession", _("Can act on other replenishers' restock visits"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["device"],
