@@ -187,6 +187,7 @@ ACTION_LABELS = {
     "freeze": _("Freeze / unfreeze"),
     "reset_password": _("Reset password"),
     "approve": _("Approve"),
+    "supervise": _("Supervise"),
 }
 
 

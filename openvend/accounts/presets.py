@@ -196,10 +196,6 @@ PLATFORM_PRESETS: tuple[PresetRole, ...] = (
             "catalog.view_product",
             "catalog.view_productapplication",
             "catalog.review_productapplication",
-            # Approving an application adds the product (and its category or maker) to the library.
-            "catalog.add_product",
-            "catalog.add_category",
-            "catalog.add_manufacturer",
             "catalog.view_pricerule",
             "catalog.review_pricerule",
             menus=("menu.merchants", "menu.products", "menu.prices"),

@@ -110,13 +110,16 @@ def application_approve(*, actor: Any, application: ProductApplication, note: st
             % {"sku": locked.sku},
             fields={"sku": [_("Already in the platform library.")]},
         )
+    # The rows below are the platform's doing on the reviewer's decision, which `_require_reviewer`
+    # authorised: they are written as the system (a reviewer needs no right to edit the library),
+    # and the decision's own audit row names the reviewer and the product it created.
     category = (
-        category_by_name(actor=actor, merchant_id=None, name=locked.category_name)
+        category_by_name(actor=None, merchant_id=None, name=locked.category_name)
         if locked.category_name
         else None
     )
     manufacturer = (
-        manufacturer_by_name(actor=actor, merchant_id=None, name=locked.manufacturer_name)
+        manufacturer_by_name(actor=None, merchant_id=None, name=locked.manufacturer_name)
         if locked.manufacturer_name
         else None
     )
@@ -136,8 +139,8 @@ def application_approve(*, actor: Any, application: ProductApplication, note: st
         default_price_fen=locked.suggested_price_fen,
     )
     validate_product(product)
-    audited_create(actor=actor, instance=product)
-    adopt_into(actor, locked.merchant_id, product)
+    audited_create(actor=None, instance=product)
+    adopt_into(None, locked.merchant_id, product)
     locked.product = product
     _decide(actor, locked, before, ApplicationStatus.APPROVED, note)
     application.refresh_from_db()

@@ -4,13 +4,10 @@ from enum import StrEnum
 class CatalogErrorCode(StrEnum):
     # Product library (商品库)
     INVALID = "catalog.invalid"
-    NOT_IN_LIBRARY = "catalog.not_in_library"
-    PLATFORM_ONLY = "catalog.platform_only"
     NOT_PLATFORM_PRODUCT = "catalog.not_platform_product"
     ALREADY_ADOPTED = "catalog.already_adopted"
     SKU_TAKEN = "catalog.sku_taken"
     APPLICATION_DECIDED = "catalog.application_decided"
-    IN_USE = "catalog.in_use"
     IMPORT_UNREADABLE = "catalog.import_unreadable"
     IMPORT_ROWS_INVALID = "catalog.import_rows_invalid"
     IMPORT_TOO_LARGE = "catalog.import_too_large"

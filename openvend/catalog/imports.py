@@ -133,18 +133,18 @@ class ProductResource(resources.ModelResource):
         return Product(merchant_id=self.merchant_id)
 
     def import_field(self, field: Any, instance: Any, row: Any, is_m2m: bool = False, **kwargs: Any) -> None:
-        updating_blank = (
-            instance.pk is not None and field.column_name in row and is_blank(row[field.column_name])
-        )
-        price_from_yuan = isinstance(field, PriceField) and not is_blank(row.get(PRICE_YUAN))
-        if updating_blank and not price_from_yuan:
-            # Updating a product: a blank cell keeps what the library has (a blank status must not
-            # put an off-sale product back on sale, a blank kind must not make it standard).
+        # The price may come from either of two columns; the others from their own.
+        columns = [field.column_name, PRICE_YUAN] if isinstance(field, PriceField) else [field.column_name]
+        given = [column for column in columns if column in row]
+        if not given:
+            return  # the file does not have this field at all: leave it alone
+        if instance.pk is not None and all(is_blank(row[column]) for column in given):
+            # Updating a product: blank cells keep what the library has (a blank status must not
+            # put an off-sale product back on sale, a blank kind must not make it standard, a
+            # blank price — in whichever price columns the sheet has — must not erase the price).
             return
         if isinstance(field, PriceField):
-            # The price may come from either column; skip only when the file has neither.
-            if field.column_name in row or PRICE_YUAN in row:
-                field.save(instance, row, is_m2m, **kwargs)
+            field.save(instance, row, is_m2m, **kwargs)
             return
         super().import_field(field, instance, row, is_m2m, **kwargs)
 

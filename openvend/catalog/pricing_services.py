@@ -191,11 +191,22 @@ def _locked(rule: PriceRule) -> PriceRule:
     return PriceRule.objects.select_for_update().get(pk=rule.pk)
 
 
+def _refusal_message(doing: str) -> str:
+    """The whole sentence per action, so that each translates as one (a verb spliced into a
+    translated sentence stays English)."""
+    if doing == "approve":
+        return _("Cannot approve a price rule that is %(status)s.")
+    if doing == "reject":
+        return _("Cannot reject a price rule that is %(status)s.")
+    if doing == "withdraw":
+        return _("Cannot withdraw a price rule that is %(status)s.")
+    raise ValueError(f"no refusal message for {doing!r}")
+
+
 def _refuse_state(rule: PriceRule, doing: str) -> ConflictError:
     return ConflictError(
         CatalogErrorCode.PRICE_RULE_STATE,
-        _("Cannot %(doing)s a price rule that is %(status)s.")
-        % {"doing": doing, "status": rule.get_status_display()},
+        _refusal_message(doing) % {"status": rule.get_status_display()},
     )
 
 
@@ -294,9 +305,13 @@ def price_rule_approve(*, actor: Any, rule: PriceRule, note: str = "") -> PriceR
     """The platform approves a pending price. It takes effect from its own effective_from, but
     never before the approval: a price cannot change what sales already cost."""
     _require_platform(actor, REVIEW_PERMISSION)
+    locked = _locked(rule)
+    # The status first: a rule already decided is refused as such, whatever its period.
+    if locked.status != PriceStatus.PENDING:
+        raise _refuse_state(locked, "approve")
     now = timezone.now()
-    starts = max(rule.effective_from, now)
-    if rule.effective_to is not None and rule.effective_to <= starts:
+    starts = max(locked.effective_from, now)
+    if locked.effective_to is not None and locked.effective_to <= starts:
         raise ConflictError(
             CatalogErrorCode.PRICE_PERIOD_PASSED,
             _("This price's period is already over; it can only be rejected."),

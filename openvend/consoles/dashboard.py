@@ -66,9 +66,11 @@ def merchant_dashboard(request: HttpRequest, context: dict[str, Any]) -> dict[st
         kpis += [
             {"title": _("Positions empty"), "value": health["empty"]},
             {"title": _("Positions below par"), "value": health["below_par"]},
-            {"title": _("Stock-takes to approve"), "value": waiting["stocktakes_to_approve"]},
-            {"title": _("Open replenishment orders"), "value": waiting["open_orders"]},
         ]
+        if user.has_perm("inventory.approve_stocktake"):
+            kpis.append({"title": _("Stock-takes to approve"), "value": waiting["stocktakes_to_approve"]})
+        if user.has_perm("inventory.view_replenishmentorder"):
+            kpis.append({"title": _("Open replenishment orders"), "value": waiting["open_orders"]})
     # Only what the user may see: a zero for a list they cannot open would mislead.
     kpis += [
         {"title": title, "value": model.objects.restrict(user).count()}

@@ -9,7 +9,6 @@ class InventoryErrorCode(StrEnum):
     OTHER_MERCHANT = "inventory.other_merchant"
     BAD_STATE = "inventory.bad_state"
     BAD_LANE = "inventory.bad_lane"
-    NOT_SELLABLE = "inventory.not_sellable"
     DEVICE_BUSY = "inventory.device_busy"
     # Stock-takes and manual movements
     STOCKTAKE_OPEN = "inventory.stocktake_open"

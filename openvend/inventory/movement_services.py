@@ -1,6 +1,9 @@
 """Movements staff post by hand from the console, the API or a phone: correcting a movement,
 removing expired or damaged units, moving units between devices. Each needs a reason, runs
-through the ledger (which writes the audit row) and only touches devices the actor may manage."""
+through the ledger (which writes the audit row) and only touches devices the actor may manage.
+Lanes follow the inventory-wide position rule (`positions.check_position`): units are taken out
+of a position the rule allows or that still holds them, and put into one the rule allows. A
+correction reverses a movement at that movement's own position and is not checked again."""
 
 from __future__ import annotations
 
@@ -13,28 +16,11 @@ from openvend.core.errors import OpenVendError
 from openvend.inventory import ledger
 from openvend.inventory.choices import MovementKind
 from openvend.inventory.errors import InventoryErrorCode
-from openvend.inventory.models import StockMovement, Track
+from openvend.inventory.models import StockMovement
+from openvend.inventory.positions import allowed_lanes as allowed_lanes  # the phone pages' lane list
+from openvend.inventory.positions import check_position
 
 MANUAL_KINDS = (MovementKind.CORRECTION, MovementKind.REMOVAL, MovementKind.TRANSFER_OUT)
-
-
-def allowed_lanes(device: Any) -> range:
-    """Lane 0 for a cabinet's own stock; tracks 1…n on a machine with tracks."""
-    tracks = max(
-        int(getattr(device.kind, "tracks", 0) or 0),
-        max(Track.objects.filter(device=device).values_list("number", flat=True), default=0),
-    )
-    return range(1, tracks + 1) if tracks else range(0, 1)
-
-
-def check_lane(device: Any, lane: int) -> None:
-    lanes = allowed_lanes(device)
-    if lane not in lanes:
-        if lanes.start == 0:
-            message = _("This device keeps its stock in lane 0.")
-        else:
-            message = _("Lane must be a track number from 1 to %(last)s.") % {"last": lanes.stop - 1}
-        raise OpenVendError(InventoryErrorCode.BAD_LANE, message, fields={"lane": [message]})
 
 
 def require_reason(reason: str) -> str:
@@ -75,7 +61,7 @@ def movement_remove(
             fields={"quantity": [_("Must be at least 1.")]},
         )
     _check_may_post(actor, device)
-    check_lane(device, lane)
+    check_position(device, product, lane, putting_in=False)
     return ledger.post_movement(
         device=device,
         product=product,
@@ -101,8 +87,8 @@ def movement_transfer(
     """Move units from one position to another (both legs or neither)."""
     reason = require_reason(reason)
     _check_may_post(actor, from_device, to_device)
-    check_lane(from_device, from_lane)
-    check_lane(to_device, to_lane)
+    check_position(from_device, product, from_lane, putting_in=False)
+    check_position(to_device, product, to_lane)
     return ledger.transfer(
         product=product,
         quantity=quantity,

@@ -22,7 +22,12 @@ from openvend.core.errors import ConflictError, CoreErrorCode, OpenVendError
 from openvend.inventory.choices import MovementKind, ReplenishmentState
 from openvend.inventory.errors import InventoryErrorCode
 from openvend.inventory.ledger import Source, post_movement
-from openvend.inventory.models import ReplenishmentLine, ReplenishmentOrder, StockMovement
+from openvend.inventory.models import (
+    ReplenishmentLine,
+    ReplenishmentOrder,
+    RestockSession,
+    StockMovement,
+)
 from openvend.inventory.replenishment_selectors import (
     DEFAULT_LEAD_DAYS,
     DEFAULT_VELOCITY_DAYS,
@@ -228,7 +233,28 @@ def replenishment_order_dispatch(*, actor: Any, order: ReplenishmentOrder) -> Re
 
 @transaction.atomic
 def replenishment_order_cancel(*, actor: Any, order: ReplenishmentOrder) -> ReplenishmentOrder:
-    return _transition(actor, order, S.CANCELLED)
+    """Cancel an open order. Refused while a restock session against it is live (door opening,
+    open, or closed and being counted): that session posts what is put in and settles the order
+    when it completes, so the session is cancelled (or completed) first."""
+    locked = _locked(order)
+    if locked.state not in TRANSITIONS[S.CANCELLED]:
+        raise _refuse_transition(locked, S.CANCELLED)
+    live = _live_restock_session(locked)
+    if live is not None:
+        raise ConflictError(
+            InventoryErrorCode.ORDER_BEING_RESTOCKED,
+            _(
+                "Order %(number)s is being restocked (restock session %(session)s): it cannot be "
+                "cancelled now. Cancel the session first, or let it complete."
+            )
+            % {"number": locked.number, "session": live.pk},
+        )
+    return _transition(actor, locked, S.CANCELLED)
+
+
+def _live_restock_session(order: ReplenishmentOrder) -> RestockSession | None:
+    """The order's restock session still opening, open or being counted, if any."""
+    return order.restock_sessions.filter(state__in=LIVE_RESTOCK_STATES).first()
 
 
 @dataclass(frozen=True)
@@ -300,7 +326,7 @@ def replenishment_order_complete(
         return _result_of(locked, existing, already=True)
     if locked.state not in TRANSITIONS[S.COMPLETED]:
         raise _refuse_transition(locked, S.COMPLETED)
-    live = locked.restock_sessions.filter(state__in=LIVE_RESTOCK_STATES).first()
+    live = _live_restock_session(locked)
     if live is not None:
         raise ConflictError(
             InventoryErrorCode.ORDER_BEING_RESTOCKED,

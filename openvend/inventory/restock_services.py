@@ -1,7 +1,12 @@
-"""Free replenishment (自由补货): a replenisher opens a device in restock mode, puts goods in, and
-the sensors' readings and/or their own count become REPLENISHMENT movements. Nobody is charged:
-no shopping order exists, and the shopping flow refuses consumers while the restock door may be
-open (`replenishment_selectors.restock_in_progress`).
+"""Free replenishment (自由补货): a replenisher opens a device in restock mode and puts goods in
+(taking expired or damaged units out on the way). Per line, their count — or, where nobody
+counted, the sensors' reading — is posted: units put in as a REPLENISHMENT movement, units the
+sensors found gone as a REMOVAL movement ("removed during restock"; see `restock_complete`).
+Nobody is charged: no shopping order exists, and the shopping flow refuses consumers while the
+restock door may be open (`replenishment_selectors.restock_in_progress`).
+
+Where a counted line may sit is the inventory-wide position rule (`positions.check_position`, via
+`restock_rules`): lane 0 on a cabinet, an existing track of that very product on a vending machine.
 
 Who may act on a session (close, count, complete, cancel, photograph): its own replenisher, or a
 supervisor — see `may_act_on_restock`, the one rule the API and the phone pages share.
@@ -283,13 +288,15 @@ def restock_complete(
     *, actor: Any, session: RestockSession, counts: Iterable[tuple[Any, int, int | None]] = ()
 ) -> RestockResult:
     """Post what was put in: per line the counted quantity when given, else the sensors'. A line
-    where both exist and differ is a discrepancy. Completing again changes nothing.
+    where both exist and differ is a discrepancy. `counts` (product, lane, counted) are entered
+    first, exactly as `restock_count` would. Completing again changes nothing.
 
-    A positive figure is a REPLENISHMENT movement. A negative one (the sensors weighed less after
-    the visit than before: expired or damaged units taken out) is not a replenishment — a
-    replenishment never takes stock away — but a REMOVAL movement "removed during restock", whichever
-    figure (counted or sensor) is posted. Like any removal it may not take the position below zero;
-    then nothing is posted and the replenisher is told which product to count (or to take stock)."""
+    A positive figure is a REPLENISHMENT movement. A count is always a whole number ≥ 0 (the units
+    put in), so a negative figure comes from the sensors only, on a line nobody counted: the shelf
+    weighed less after the visit than before (expired or damaged units taken out). That is not a
+    replenishment — a replenishment never takes stock away — but a REMOVAL movement "removed
+    during restock". Like any removal it may not take the position below zero; then nothing is
+    posted and the replenisher is told which product to count (or to take stock)."""
     from openvend.inventory.models import StockMovement
 
     locked = _locked(session)

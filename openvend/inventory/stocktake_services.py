@@ -31,7 +31,7 @@ from openvend.inventory import ledger, selectors
 from openvend.inventory.choices import MovementKind, StockTakeState
 from openvend.inventory.errors import InventoryErrorCode
 from openvend.inventory.models import StockTake, StockTakeLine
-from openvend.inventory.movement_services import check_lane
+from openvend.inventory.positions import check_position
 
 SELF_APPROVING_ROLE = "merchant_admin"
 
@@ -116,10 +116,12 @@ def _line_for(take: StockTake, product: Any, lane: int | None) -> StockTakeLine:
             message = _("%(product)s sits in several lanes: say which.") % {"product": product.name}
             raise OpenVendError(InventoryErrorCode.BAD_LANE, message, fields={"lane": [message]})
         lane = 0
-    check_lane(take.device, lane)
     line = lines.filter(lane=lane).first()
     if line is None:
-        # Found where the ledger and the plan expect nothing: count it against what the ledger holds.
+        # Found where the ledger and the plan expect nothing: count it against what the ledger
+        # holds, at a position the rule allows or one still holding this product (a count says what
+        # is there rather than putting units in, so leftover stock can always be counted).
+        check_position(take.device, product, lane, putting_in=False)
         line = StockTakeLine.objects.create(
             stock_take=take,
             product=product,

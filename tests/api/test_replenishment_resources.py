@@ -237,12 +237,19 @@ def test_restock_session_flow_over_the_api(shop) -> None:
     assert counted.status_code == 200 and counted.json()["counted_quantity"] == 5
     bad = client.post(f"{base}count/", {"product": cola.pk, "counted": -2}, format="json")
     assert bad.status_code == 400
-    done = client.post(
+    # A cabinet keeps its stock on its shelves (lane 0 only), whatever track rows say: refused whole.
+    on_track = client.post(
         f"{base}complete/", {"counts": [{"product": juice.pk, "lane": 1, "counted": 4}]}, format="json"
+    )
+    assert (on_track.status_code, on_track.json()["error"]["code"]) == (400, "inventory.bad_lane")
+    assert client.get(base).json()["state"] == "closed"
+    assert not StockMovement.objects.filter(source_type="inventory.restocksession").exists()
+    done = client.post(
+        f"{base}complete/", {"counts": [{"product": juice.pk, "lane": 0, "counted": 4}]}, format="json"
     )
     assert done.status_code == 200, done.content
     assert done.json()["state"] == "completed"
-    assert (on_hand(device=device, product=cola), on_hand(device=device, product=juice, lane=1)) == (8, 4)
+    assert (on_hand(device=device, product=cola), on_hand(device=device, product=juice)) == (8, 4)
     assert StockMovement.objects.filter(source_type="inventory.restocksession").count() == 2
     assert client.post(f"{base}cancel/").status_code == 409
 

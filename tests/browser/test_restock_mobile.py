@@ -114,7 +114,7 @@ def test_free_replenishment_on_a_phone_in_chinese(browser, live_server, world_a)
     # The gravity cabinet (no camera, no order): free replenishment.
     page.goto(f"{live_server.url}/m/restock/device/{cabinet.pk}/")
     live = _live_text(page)
-    assert "补货期间不会向任何人扣费；补货完成前顾客无法购物。" in live
+    assert "补货期间不会向任何人扣费；柜门关闭前顾客无法购物。" in live
     assert page.locator("#order").count() == 0  # no order for this cabinet: nothing to choose
     assert page.inner_text("[data-testid=start-restock]") == "开门补货"
     assert restock_in_progress(cabinet) is False

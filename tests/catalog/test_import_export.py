@@ -191,6 +191,27 @@ def test_update_by_sku_with_price_in_yuan_is_audited(world_a: World) -> None:
     assert (entry.before["name"], entry.after["name"]) == ("Product COLA", "Cola")
 
 
+def test_blank_price_yuan_keeps_the_price_when_the_sheet_has_no_fen_column(world_a: World) -> None:
+    admin = world_a.user("merchant_admin")
+    cola = make_product(world_a.merchant, "COLA", default_price_fen=300)
+    tea = make_product(world_a.merchant, "TEA", default_price_fen=450)
+    header = ["sku", "name", "price_yuan", "unit_weight_g"]
+    data = workbook(header, ["COLA", "Cola", None, 500], ["TEA", "Tea", "   ", 250])
+    result = products_import(actor=admin, merchant=world_a.merchant, file_bytes=data, dry_run=False)
+    assert (result.errors, result.saved) == ([], True)
+    assert [(r.sku, r.action) for r in result.rows] == [("COLA", "update"), ("TEA", "update")]
+    rows = Product.objects.filter(merchant=world_a.merchant).order_by("sku")
+    assert list(rows.values_list("sku", "name", "default_price_fen", "unit_weight_g")) == [
+        ("COLA", "Cola", 300, Decimal("500.00")),
+        ("TEA", "Tea", 450, Decimal("250.00")),
+    ]
+    entry = AuditLogEntry.objects.filter(action="update", object_id=str(cola.pk)).latest("id")
+    before, after = entry.before or {}, entry.after or {}
+    assert (before["name"], after["name"]) == ("Product COLA", "Cola")
+    assert before["default_price_fen"] == after["default_price_fen"] == 300
+    assert AuditLogEntry.objects.filter(action="update", object_id=str(tea.pk)).count() == 1
+
+
 def test_price_yuan_must_be_whole_fen_and_agree(world_a: World) -> None:
     header = ["sku", "name", "unit_weight_g", "default_price_fen", "price_yuan"]
     data = workbook(

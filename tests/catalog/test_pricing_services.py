@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone, translation
@@ -265,3 +267,64 @@ def test_turning_review_off_leaves_waiting_rules_waiting(world_a: World, platfor
         True,
         False,
     )
+
+
+def test_state_refusals_are_whole_translatable_sentences(world_a: World, platform_admin) -> None:
+    admin = world_a.user("merchant_admin")
+    _need_review(world_a, platform_admin)
+    rejected = _create(world_a, admin)
+    pricing.price_rule_reject(actor=platform_admin, rule=rejected, note="too low")
+    withdrawn = _create(world_a, admin)
+    pricing.price_rule_withdraw(actor=admin, rule=withdrawn)
+    cases: list[tuple[Callable[..., PriceRule], dict[str, Any], str, str]] = [
+        (pricing.price_rule_approve, {"actor": platform_admin, "rule": rejected}, "approve", "Rejected"),
+        (
+            pricing.price_rule_reject,
+            {"actor": platform_admin, "rule": withdrawn, "note": "x"},
+            "reject",
+            "Withdrawn",
+        ),
+        (pricing.price_rule_withdraw, {"actor": admin, "rule": rejected}, "withdraw", "Rejected"),
+    ]
+    before = list(PriceRule.objects.order_by("pk").values_list())
+    for language in ("en", "zh-hans"):
+        for decide, kwargs, verb, status in cases:
+            with translation.override(language):
+                with pytest.raises(ConflictError) as caught:
+                    decide(**kwargs)
+                # One msgid per action: the verb is translated with its sentence, never spliced in.
+                expected = gettext(f"Cannot {verb} a price rule that is %(status)s.") % {
+                    "status": gettext(status)
+                }
+            assert (caught.value.code, caught.value.message) == ("catalog.price_rule_state", expected)
+            if language == "en":
+                assert expected == f"Cannot {verb} a price rule that is {status}."
+    assert list(PriceRule.objects.order_by("pk").values_list()) == before
+
+
+def test_approving_a_decided_rule_whose_period_is_over_is_a_state_refusal(
+    world_a: World, platform_admin
+) -> None:
+    admin = world_a.user("merchant_admin")
+    _need_review(world_a, platform_admin)
+    over = {"effective_from": T0, "effective_to": T0 + timedelta(days=1)}
+    rejected = _create(world_a, admin, **over)
+    pricing.price_rule_reject(actor=platform_admin, rule=rejected, note="too late")
+    pending = _create(world_a, admin, **over)
+    before = list(PriceRule.objects.order_by("pk").values_list())
+    reviews = AuditLogEntry.objects.filter(object_type="catalog.pricerule", action="review").count()
+    with translation.override("en"), pytest.raises(ConflictError) as caught:
+        pricing.price_rule_approve(actor=platform_admin, rule=rejected)
+    assert (caught.value.code, caught.value.message) == (
+        "catalog.price_rule_state",
+        "Cannot approve a price rule that is Rejected.",
+    )
+    # Still pending, its period over: that is what the refusal says.
+    with translation.override("en"), pytest.raises(ConflictError) as caught:
+        pricing.price_rule_approve(actor=platform_admin, rule=pending)
+    assert (caught.value.code, caught.value.message) == (
+        "catalog.price_period_passed",
+        "This price's period is already over; it can only be rejected.",
+    )
+    assert list(PriceRule.objects.order_by("pk").values_list()) == before
+    assert AuditLogEntry.objects.filter(object_type="catalog.pricerule", action="review").count() == reviews

@@ -82,7 +82,15 @@ def test_only_posters_within_their_scope(shop: Shop, world_a: World, world_b: Wo
 def test_transfer_checks_lanes_and_moves_both_legs(shop: Shop, world_a: World) -> None:
     admin = world_a.user("merchant_admin")
     before = _rows()
-    for kwargs in ({"to_lane": 0}, {"to_lane": 5}, {"from_lane": 1, "to_lane": 1}):
+    # Into the machine: not lane 0, not track 5 (none), not track 3 (the kind has 4 tracks but the
+    # machine has only tracks 1 and 2), not track 2 (water's); out of the cabinet: lane 0 only.
+    for kwargs in (
+        {"to_lane": 0},
+        {"to_lane": 5},
+        {"to_lane": 3},
+        {"to_lane": 2},
+        {"from_lane": 1, "to_lane": 1},
+    ):
         with pytest.raises(OpenVendError) as refused:
             movement_transfer(
                 actor=admin,
@@ -101,11 +109,11 @@ def test_transfer_checks_lanes_and_moves_both_legs(shop: Shop, world_a: World) -
         quantity=4,
         from_device=shop.cabinet,
         to_device=shop.vending,
-        to_lane=3,
-        reason="fill track 3",
+        to_lane=1,
+        reason="fill track 1",
     )
-    assert (out.quantity, inn.quantity, inn.lane, inn.reason) == (-4, 4, 3, "fill track 3")
-    assert StockLevel.objects.get(device=shop.vending, product=shop.cola, lane=3).on_hand == 4
+    assert (out.quantity, inn.quantity, inn.lane, inn.reason) == (-4, 4, 1, "fill track 1")
+    assert StockLevel.objects.get(device=shop.vending, product=shop.cola, lane=1).on_hand == 4
 
 
 def test_correction_reverses_once(shop: Shop, world_a: World) -> None:

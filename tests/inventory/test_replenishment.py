@@ -351,3 +351,53 @@ def test_an_order_being_restocked_cannot_be_completed_directly(shop) -> None:
     assert done.order.state == "completed"
     assert [(m.product.sku, m.lane, m.quantity) for m in done.movements] == [("COLA", 0, 1), ("JUICE", 1, 5)]
     assert (on_hand(device=device, product=cola), on_hand(device=device, product=juice, lane=1)) == (11, 5)
+
+
+def test_an_order_being_restocked_cannot_be_cancelled(shop) -> None:
+    from openvend.devices.models import DeviceState
+    from openvend.inventory import restock_services as restock
+
+    world, device, *_ = shop
+    replenisher, operations = world.user("replenisher"), world.user("operations")
+    [order] = services.replenishment_orders_from_suggestions(
+        actor=operations, devices=[device], assignee=replenisher
+    )
+    session = restock.restock_start(actor=replenisher, device=device, order=order)
+    DeviceState.objects.filter(device=device).update(door="closed")
+
+    def state() -> tuple:
+        order.refresh_from_db()
+        return (
+            order.state,
+            sorted(order.lines.values_list("product__sku", "lane", "quantity", "placed_quantity")),
+            StockMovement.objects.count(),
+            AuditLogEntry.objects.filter(object_type="inventory.replenishmentorder").count(),
+        )
+
+    before = state()
+    assert before[0] == "draft"
+    for step in ("opening", "closed"):
+        if step == "closed":
+            restock.restock_door_closed(actor=replenisher, session=session)
+        with pytest.raises(ConflictError) as exc, translation.override("en"):
+            services.replenishment_order_cancel(actor=operations, order=order)
+        assert exc.value.code == "inventory.order_being_restocked"
+        assert exc.value.message == (
+            f"Order {order.number} is being restocked (restock session {session.pk}): it cannot be "
+            "cancelled now. Cancel the session first, or let it complete."
+        )
+        assert state() == before, step
+
+    # Once the session is cancelled the order may be cancelled, with its audit row.
+    restock.restock_cancel(actor=replenisher, session=session)
+    cancelled = services.replenishment_order_cancel(actor=operations, order=order)
+    assert cancelled.state == "cancelled"
+    entry = AuditLogEntry.objects.filter(
+        object_type="inventory.replenishmentorder", object_id=str(order.pk)
+    ).latest("id")
+    assert (entry.actor_id, (entry.before or {})["state"], (entry.after or {})["state"]) == (
+        operations.pk,
+        "draft",
+        "cancelled",
+    )
+    assert StockMovement.objects.count() == before[2]

@@ -50,7 +50,8 @@ class Feed:
 @pytest.fixture
 def cabinet(world_a):
     """Cola bridges sensors s1-1 and s1-2 (500 g a unit); water sits on s2-1 (330 g); tea shares
-    s2-2 with crisps, so their weight cannot be told apart; juice is on track 1."""
+    s2-2 with crisps, so their weight cannot be told apart; juice has no place in the plan (a
+    cabinet has no tracks: only vending machines do)."""
     device, _secret = activated_device(world_a, "RS-CAB1")
     cola = product(world_a, "COLA", weight_g="500.00")
     water = product(world_a, "WATER", weight_g="330.00")
@@ -65,7 +66,6 @@ def cabinet(world_a):
             (crisps, ["s2-2"], 6, 4),
         ],
     )
-    track(device, 1, juice, capacity=6, par=5)
     stock(device, cola, 2)
     return world_a, device, cola, water, juice
 
@@ -134,13 +134,12 @@ def test_free_replenishment_end_to_end(cabinet) -> None:
     assert session.state == "closed" and session.closed_at is not None
     lines = {(line.product.sku, line.lane): line for line in session.lines.select_related("product")}
     # cola 1520 g / 500 g = 3.04 → 3 (bridged sensors summed); water 1650 / 330 = 5; tea and
-    # crisps share s2-2 → unknown; juice sits on a track → no sensor.
+    # crisps share s2-2 → unknown.
     assert {k: line.sensor_quantity for k, line in lines.items()} == {
         ("COLA", 0): 3,
         ("WATER", 0): 5,
         ("TEA", 0): None,
         ("CRISPS", 0): None,
-        ("JUICE", 1): None,
     }
     # Weight events after the door closed change nothing.
     feed.send({"kind": "weight_change", "session": sid, "detail": {"sensor": "s1-1", "delta_g": 500.0}})
@@ -149,10 +148,13 @@ def test_free_replenishment_end_to_end(cabinet) -> None:
 
     restock.restock_count(actor=replenisher, session=session, product=cola, counted=3)
     restock.restock_count(actor=replenisher, session=session, product=water, counted=4)
-    restock.restock_count(actor=replenisher, session=session, product=juice, lane=1, counted=5)
-    with pytest.raises(OpenVendError) as exc:
-        restock.restock_count(actor=replenisher, session=session, product=juice, lane=7, counted=1)
-    assert exc.value.code == "inventory.bad_lane"
+    for lane in (1, 7):  # a cabinet keeps its stock on its shelves: lane 0 only
+        with pytest.raises(OpenVendError) as exc:
+            restock.restock_count(actor=replenisher, session=session, product=juice, lane=lane, counted=1)
+        assert exc.value.code == "inventory.bad_lane"
+    # Juice has no slot, but a cabinet takes any of the merchant's products on its shelves;
+    # no sensor group is juice's, so only the count says how many.
+    restock.restock_count(actor=replenisher, session=session, product=juice, counted=5)
     with pytest.raises(OpenVendError) as exc:
         restock.restock_count(actor=replenisher, session=session, product=cola, counted=-1)
     assert exc.value.code == "inventory.bad_quantity"
@@ -164,7 +166,7 @@ def test_free_replenishment_end_to_end(cabinet) -> None:
     assert [(m.product.sku, m.lane, m.quantity, m.kind) for m in result.movements] == [
         ("COLA", 0, 3, "replenishment"),
         ("WATER", 0, 4, "replenishment"),
-        ("JUICE", 1, 5, "replenishment"),
+        ("JUICE", 0, 5, "replenishment"),
     ]
     lines = {(line.product.sku, line.lane): line for line in session.lines.select_related("product")}
     assert {k: (line.posted_quantity, line.discrepancy) for k, line in lines.items()} == {
@@ -172,11 +174,11 @@ def test_free_replenishment_end_to_end(cabinet) -> None:
         ("WATER", 0): (4, True),  # counted 4, sensors 5
         ("TEA", 0): (None, False),
         ("CRISPS", 0): (None, False),
-        ("JUICE", 1): (5, False),
+        ("JUICE", 0): (5, False),
     }
     assert on_hand(device=device, product=cola) == 5
     assert on_hand(device=device, product=water) == 4
-    assert on_hand(device=device, product=juice, lane=1) == 5
+    assert on_hand(device=device, product=juice) == 5
     assert restock_in_progress(device) is False
     # Nobody was charged: no sale, no order of any kind came out of the visit.
     assert not StockMovement.objects.filter(kind=MovementKind.SALE).exists()
@@ -250,22 +252,22 @@ def test_cabinet_without_planogram_leaves_sensor_quantities_empty(world_a) -> No
 def test_restock_against_an_order_settles_it_without_posting_twice(cabinet) -> None:
     from openvend.inventory import replenishment_services as orders
 
-    world, device, cola, _water, juice = cabinet
+    world, device, cola, water, _juice = cabinet
     replenisher = world.user("replenisher")
     [order] = orders.replenishment_orders_from_suggestions(
         actor=world.user("operations"), devices=[device], assignee=replenisher
     )
     planned = {(line.product.sku, line.lane): line.quantity for line in order.lines.select_related("product")}
-    assert planned[("COLA", 0)] == 10 and planned[("JUICE", 1)] == 5
+    assert planned[("COLA", 0)] == 10 and planned[("WATER", 0)] == 8
     session = restock.restock_start(actor=replenisher, device=device, order=order)
     session = restock.restock_door_closed(actor=replenisher, session=session)
-    restock.restock_complete(actor=replenisher, session=session, counts=[(cola, 0, 10), (juice, 1, 4)])
+    restock.restock_complete(actor=replenisher, session=session, counts=[(cola, 0, 10), (water, 0, 4)])
     order.refresh_from_db()
     assert order.state == "completed"
     placed = {
         (line.product.sku, line.lane): line.placed_quantity for line in order.lines.select_related("product")
     }
-    assert placed[("COLA", 0)] == 10 and placed[("JUICE", 1)] == 4
+    assert placed[("COLA", 0)] == 10 and placed[("WATER", 0)] == 4
     assert StockMovement.objects.filter(kind=MovementKind.REPLENISHMENT).count() == 3  # fixture + 2
     assert on_hand(device=device, product=cola) == 12
 
@@ -556,8 +558,8 @@ def test_restock_lanes_are_checked_against_the_device(cabinet) -> None:
 
 
 def _restock_helper(world):
-    """Holds the restock-session permissions in Shanghai, but not `change_replenishmentorder`:
-    not a supervisor."""
+    """Holds the restock-session permissions in Shanghai (view, add, change, and opening doors),
+    but not `inventory.supervise_restocksession`: not a supervisor, so only their own sessions."""
     role = accounts.role_create(
         actor=None,
         merchant=world.merchant,

@@ -66,11 +66,16 @@ def test_phone_free_replenishment(shop) -> None:
         f"/m/restock/device/{device.pk}/count/", {"product": juice.pk, "lane": 1, "counted": "x"}
     )
     assert bad.status_code == 400
-    phone.post(f"/m/restock/device/{device.pk}/count/", {"product": juice.pk, "lane": 1, "counted": "2"})
+    # A cabinet keeps its stock on its shelves (lane 0 only), whatever track rows say.
+    refused = phone.post(
+        f"/m/restock/device/{device.pk}/count/", {"product": juice.pk, "lane": 1, "counted": "2"}
+    )
+    assert refused.status_code == 400 and session.lines.get(product=juice, lane=1).counted_quantity is None
+    phone.post(f"/m/restock/device/{device.pk}/count/", {"product": juice.pk, "lane": 0, "counted": "2"})
     phone.post(f"/m/restock/device/{device.pk}/", {"action": "complete"})
     session.refresh_from_db()
     assert session.state == "completed"
-    assert (on_hand(device=device, product=cola), on_hand(device=device, product=juice, lane=1)) == (8, 2)
+    assert (on_hand(device=device, product=cola), on_hand(device=device, product=juice)) == (8, 2)
     assert StockMovement.objects.filter(source_type="inventory.restocksession").count() == 2
 
 

@@ -79,3 +79,16 @@ def test_dashboard_charts_the_stock_health(world_a, client) -> None:
         ("empty", 4),
         ("oversold", 0),
     ]
+
+
+def test_waiting_work_is_shown_only_to_those_who_can_act_on_it(world_a, client) -> None:
+    build_shop(world_a, "W")
+    seen = {}
+    for role in ("merchant_admin", "replenisher", "finance"):
+        client.logout()
+        assert console_login(client, world_a.users[role].username, PASSWORD)
+        page = client.get("/console/").content.decode()
+        seen[role] = ("待审批盘点" in page, "未完成补货单" in page)
+    # Finance cannot open replenishment orders, replenishers cannot approve stock-takes: a zero on a
+    # card they cannot act on would mislead.
+    assert seen == {"merchant_admin": (True, True), "replenisher": (False, True), "finance": (False, False)}
