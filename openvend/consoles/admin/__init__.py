@@ -9,5 +9,6 @@ from openvend.consoles.admin import (  # noqa: F401
     planograms,
     pricing,
     replenishment,
+    selling,
     stock,
 )
