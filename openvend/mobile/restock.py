@@ -41,8 +41,15 @@ def restock_home(request: HttpRequest) -> HttpResponse:
         .filter(replenisher=user, state__in=selectors.LIVE_RESTOCK_STATES)
         .select_related("device")
     )
+    # Without scanning (a worn QR, a dark corner): the devices this replenisher may open to restock.
+    devices: Any = []
+    if user.has_perm("inventory.add_restocksession"):
+        scoped = Device.objects.restrict(user, "view").select_related("site", "kind")
+        devices = scoped.order_by("site__name", "code")[:100]
     return render(
-        request, "mobile/restock/home.html", {"orders": list(orders), "picks": picks, "sessions": sessions}
+        request,
+        "mobile/restock/home.html",
+        {"orders": list(orders), "picks": picks, "sessions": sessions, "devices": devices},
     )
 
 

@@ -155,3 +155,17 @@ def test_console_replenisher_cannot_create_orders(shop) -> None:
     response = client.post("/console/inventory/replenishmentorder/suggestions/", {"device": [device.pk]})
     assert response.status_code in (302, 403)
     assert ReplenishmentOrder.objects.count() == 0
+
+
+def test_phone_home_lists_the_devices_i_may_restock_without_scanning(shop, world_b) -> None:
+    from tests.devices.factories import activated_device
+
+    world, device, *_ = shop
+    far, _secret = activated_device(world, "RP-FAR1", site="sz-1")  # outside the replenisher's scope
+    theirs, _secret = activated_device(world_b, "RP-B1")
+    page = _phone(world.user("replenisher")).get("/m/restock/").content.decode()
+    assert f'href="/m/restock/device/{device.pk}/"' in page
+    assert f'href="/m/restock/device/{far.pk}/"' not in page
+    assert f'href="/m/restock/device/{theirs.pk}/"' not in page
+    finance = _phone(world.user("finance")).get("/m/restock/")
+    assert finance.status_code == 403  # no replenishment menu at all
