@@ -19,7 +19,8 @@ one for bridged components; per-slot moves, prior rates and the suffix limits pe
 precomputed once per component, and the bounds are evaluated inline with the same arithmetic.
 Single misplaced units are screened by a weight window around the residual (only the window is
 scored one by one); the bounds of the pruned ones, like every other pruned bound, only add up, so
-they are evaluated together with NumPy when the search ends.
+they are evaluated together with NumPy when the search ends, for every component of a session in
+one pass (`search_many`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ class _Tables:
     # sd², for the exact (one sensor) or sum-bounded (bridged) mass of those completions.
     p_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
     p_sd2: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    log_n_pairs: float = -math.inf
+    # One-sensor components: the suffix limits of that sensor as plain lists.
+    cap0: list[float] = field(default_factory=list)
+    unit0: list[float] = field(default_factory=list)
+    pcap0: list[float] = field(default_factory=list)
+    punit0: list[float] = field(default_factory=list)
 
 
 _TABLES: dict[tuple[int, Prior], tuple[Component, _Tables]] = {}
@@ -197,6 +204,12 @@ def _tables(comp: Component, prior: Prior) -> _Tables:
         pi, pj = np.triu_indices(n_f)
         t.p_w = t.f_w[pi] + t.f_w[pj]
         t.p_sd2 = t.f_sd2[pi] + t.f_sd2[pj]
+        t.log_n_pairs = math.log(len(t.p_w))
+    if m == 1:
+        t.cap0 = [c[0] for c in t.take_cap]
+        t.unit0 = [u[0] for u in t.take_unit]
+        t.pcap0 = [c[0] for c in t.put_cap]
+        t.punit0 = [u[0] for u in t.put_unit]
     if len(_TABLES) > 512:
         _TABLES.clear()
     _TABLES[(id(comp), prior)] = (comp, t)
@@ -248,7 +261,7 @@ def _mis_bounds(r: float, v: float, log_peak: float, budget: int, t: _Tables) ->
     if budget < 2:
         return any_, -math.inf, -math.inf
     d = r - 2 * hi if r > 2 * hi else (2 * lo - r if r < 2 * lo else 0.0)
-    two = 2 * t.log_mis + math.log(len(t.p_w)) + log_peak - 0.5 * d * d / (v + 2 * t.f_sd2_max)
+    two = 2 * t.log_mis + t.log_n_pairs + log_peak - 0.5 * d * d / (v + 2 * t.f_sd2_max)
     if budget < 3:
         return any_, two, -math.inf
     d = r - top if r > top else (3 * lo - r if r < 3 * lo else 0.0)
@@ -266,30 +279,131 @@ def _log_add(a: float, b: float) -> float:
     return a if b == -math.inf else a + math.log1p(math.exp(b - a))
 
 
-def _log_total(pruned: list[float], extra: np.ndarray | None) -> float:
-    """log Σ exp over the pruned bounds and the deferred misplacement bounds."""
-    values = np.asarray(pruned, dtype=float)
-    if extra is not None and extra.size:
-        values = np.concatenate([values, extra.ravel()])
-    if not values.size:
-        return -math.inf
-    top = float(values.max())
-    if top == -math.inf:
-        return -math.inf
-    return top + math.log(float(np.exp(values - top).sum()))
+@dataclass
+class _Deferred:
+    """What one component's search leaves for the end: the pruned bounds, and the nodes whose
+    single misplaced units (rows: log prior + log ρ [+ peak], residual, variance; minus the
+    enumerated (row, unit) pairs) and pairs of misplaced units (pairs: log prior + 2 log ρ [+ peak],
+    residual, variance) are bounded term by term, over every misplaceable unit or pair."""
+
+    t: _Tables
+    bridged: bool
+    pruned: list[float]
+    rows: list[tuple[float, float, float]]
+    excluded: list[tuple[int, int]]
+    pairs: list[tuple[float, float, float]]
+
+
+def _log_unenumerated(deferred: Sequence[_Deferred]) -> list[float]:
+    """Per component, log Σ exp over its pruned bounds and its deferred misplacement terms.
+
+    The terms of every component are evaluated in one NumPy pass (per-call overhead, not
+    arithmetic, dominates the small arrays of one component), with the formulas of one sensor
+
+        unit j:  a − ½(log(v₂/v) + (r − w_j)²/v₂ − r²/v),   v₂ = v + sd²_j,
+        pair p:  a − ½(log 2π + log v₂ + (r − w_p)²/v₂),     v₂ = v + sd²_p,
+
+    and of a bridged component (through the component sum) a − ½(r − w)²/(v + sd²) for both. Each
+    (component, kind) block is reduced to its own log-sum-exp, and those to the component's."""
+    blocks: list[np.ndarray] = []
+    owner: list[int] = []  # component of each block
+    for kind in range(4):  # single rows, bridged rows, single pairs, bridged pairs
+        bridged, is_pair = bool(kind & 1), kind >= 2
+        a_l: list[tuple[float, float, float]] = []
+        w_l: list[np.ndarray] = []
+        s_l: list[np.ndarray] = []
+        lengths: list[int] = []
+        excl: list[int] = []
+        for c, d in enumerate(deferred):
+            if d.bridged != bridged:
+                continue
+            rows = d.pairs if is_pair else d.rows
+            if not rows:
+                continue
+            w, sd2 = (d.t.p_w, d.t.p_sd2) if is_pair else (d.t.f_w, d.t.f_sd2)
+            n = len(w)
+            if not is_pair and d.excluded:
+                base = sum(lengths)
+                excl.extend(base + row * n + j for row, j in d.excluded)
+            a_l.extend(rows)
+            w_l.extend([w] * len(rows))
+            s_l.extend([sd2] * len(rows))
+            lengths.append(n * len(rows))
+            owner.append(c)
+        if not a_l:
+            continue
+        per_row = np.fromiter((len(x) for x in w_l), dtype=np.intp, count=len(w_l))
+        a, r, v = np.repeat(np.array(a_l).T, per_row, axis=1)  # three contiguous rows
+        w, sd2 = np.concatenate(w_l), np.concatenate(s_l)
+        if bridged:
+            terms = a - 0.5 * (r - w) ** 2 / (v + sd2)
+        elif is_pair:
+            v2 = v + sd2
+            terms = a - 0.5 * (LOG_2PI + np.log(v2) + (r - w) ** 2 / v2)
+        else:
+            v2 = v + sd2
+            terms = a - 0.5 * (np.log(v2 / v) + (r - w) ** 2 / v2 - r * r / v)
+        if excl:
+            terms[np.array(excl, dtype=np.intp)] = -math.inf
+        blocks.append(terms)
+        blocks.append(np.array(lengths, dtype=np.intp))
+    block_lse: list[list[float]] = [[] for _ in deferred]
+    if blocks:
+        values = np.concatenate(blocks[0::2])
+        sizes = np.concatenate(blocks[1::2])
+        starts = np.zeros(len(sizes), dtype=np.intp)
+        np.cumsum(sizes[:-1], out=starts[1:])
+        top = np.maximum.reduceat(values, starts)
+        shift = np.where(top == -math.inf, 0.0, top)
+        sums = np.add.reduceat(np.exp(values - np.repeat(shift, sizes)), starts)
+        with np.errstate(divide="ignore"):
+            lse = (shift + np.log(sums)).tolist()
+        for c, value in zip(owner, lse, strict=True):
+            block_lse[c].append(value)
+    out = []
+    log, exp = math.log, math.exp
+    for d, extra in zip(deferred, block_lse, strict=True):
+        values_c = d.pruned + extra if extra else d.pruned
+        top_c = max(values_c, default=-math.inf)
+        if top_c == -math.inf:
+            out.append(-math.inf)
+        else:
+            out.append(top_c + log(sum([exp(x - top_c) for x in values_c])))
+    return out
 
 
 def search(
     comp: Component, y: Sequence[float], base_var: Sequence[float], prior: Prior, max_items: int
 ) -> ComponentPosterior:
-    t = _tables(comp, prior)
-    lim = _limits(comp, prior, t, max_items)
-    if comp.bridged:
-        entries, log_unenum, nodes = _search_bridged(comp, t, lim, list(y), list(base_var), max_items)
-    else:
-        entries, log_unenum, nodes = _search_single(comp, t, lim, float(y[0]), float(base_var[0]), max_items)
-    log_unexplained = math.log(prior.unexplained) - len(y) * math.log(2 * UNEXPLAINED_RANGE_G)
-    return ComponentPosterior(entries, log_unenum, log_unexplained, nodes)
+    return search_many((comp,), (y,), (base_var,), prior, max_items)[0]
+
+
+def search_many(
+    comps: Sequence[Component],
+    ys: Sequence[Sequence[float]],
+    base_vars: Sequence[Sequence[float]],
+    prior: Prior,
+    max_items: int,
+) -> list[ComponentPosterior]:
+    """`search` on each component; the deferred bounds of all of them are summed in one pass."""
+    found = []
+    deferred = []
+    for comp, y, base_var in zip(comps, ys, base_vars, strict=True):
+        t = _tables(comp, prior)
+        lim = _limits(comp, prior, t, max_items)
+        if comp.bridged:
+            entries, d, nodes = _search_bridged(comp, t, lim, list(y), list(base_var), max_items)
+        else:
+            entries, d, nodes = _search_single(comp, t, lim, float(y[0]), float(base_var[0]), max_items)
+        log_unexplained = math.log(prior.unexplained) - len(y) * math.log(2 * UNEXPLAINED_RANGE_G)
+        found.append((entries, log_unexplained, nodes))
+        deferred.append(d)
+    return [
+        ComponentPosterior(entries, log_unenum, log_unexplained, nodes)
+        for (entries, log_unexplained, nodes), log_unenum in zip(
+            found, _log_unenumerated(deferred), strict=True
+        )
+    ]
 
 
 Found = dict[Key, tuple[float, Key, int, float]]
@@ -330,7 +444,7 @@ def _entries(found: Found) -> tuple[tuple[float, Key, int, float], ...]:
 
 def _search_single(
     comp: Component, t: _Tables, lim: Limits, y: float, bv: float, max_items: int
-) -> tuple[tuple[tuple[float, Key, int, float], ...], float, int]:
+) -> tuple[tuple[tuple[float, Key, int, float], ...], _Deferred, int]:
     """One sensor, no bridging: the search of `_search_bridged` with scalar state and per-sensor
     bounds."""
     n_home, foreign = comp.n_home, comp.slots[comp.n_home :]
@@ -339,10 +453,7 @@ def _search_single(
     z_take, z_strict, z_put = t.log_ztake, t.z_strict, t.z_put
     z_mis = [z + log_peak for z in t.z_mis]
     sd2_max, opts = t.sd2_max, t.opts
-    cap = [c[0] for c in t.take_cap]
-    unit = [u[0] for u in t.take_unit]
-    pcap = [c[0] for c in t.put_cap]
-    punit = [u[0] for u in t.put_unit]
+    cap, unit, pcap, punit = t.cap0, t.unit0, t.pcap0, t.punit0
     log_mis = t.log_mis
     f_sorted, f_order, f_wl, f_sd2l, f_sd2_max = t.f_sorted, t.f_order, t.f_wl, t.f_sd2l, t.f_sd2_max
     excluded: list[tuple[int, int]] = []  # (row, slot): enumerated, so not part of the row's bound
@@ -493,26 +604,14 @@ def _search_single(
     lm0 = record(0.0, 0.0, bv, lv0, (), 0, 0)
     misplaced(0.0, lm0, 0.0, bv, (), 0, 0)
     visit(0, 0.0, 0.0, bv, lv0, (), {}, 0, 0, None)
-    extra = None
-    if rows:
-        arr = np.array(rows)
-        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
-        v2 = v + t.f_sd2
-        extra = a - 0.5 * (np.log(v2 / v) + (r - t.f_w) ** 2 / v2 - r * r / v)
-        if excluded:
-            extra[tuple(np.array(excluded).T)] = -math.inf
-    if pairs:
-        arr = np.array(pairs)
-        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
-        v2 = v + t.p_sd2
-        two = a - 0.5 * (LOG_2PI + np.log(v2) + (r - t.p_w) ** 2 / v2)
-        extra = two if extra is None else np.concatenate([extra.ravel(), two.ravel()])
-    return _entries(found), _log_total(pruned, extra), nodes
+    # The closure refers to itself; breaking that cycle lets refcounting, not the GC, free the search.
+    visit = None  # type: ignore[assignment]
+    return _entries(found), _Deferred(t, False, pruned, rows, excluded, pairs), nodes
 
 
 def _search_bridged(
     comp: Component, t: _Tables, lim: Limits, y: list[float], base_var: list[float], max_items: int
-) -> tuple[tuple[tuple[float, Key, int, float], ...], float, int]:
+) -> tuple[tuple[tuple[float, Key, int, float], ...], _Deferred, int]:
     """Sensors joined by bridging placements: bounds through the component sum, full covariance."""
     m, n_home, foreign = len(y), comp.n_home, comp.slots[comp.n_home :]
     log_peak = -0.5 * sum(LOG_2PI + math.log(v) for v in base_var)
@@ -707,16 +806,6 @@ def _search_bridged(
     record(0.0, zero, list(base_var), (), [], (), 0, 0)
     misplaced(0.0, zero, list(base_var), 0, (), [], (), 0, 0)
     visit(0, 0.0, zero, list(base_var), 0, (), [], (), {}, 0, 0, None)
-    extra = None
-    if rows:
-        arr = np.array(rows)
-        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
-        extra = a - 0.5 * (r - t.f_w) ** 2 / (v + t.f_sd2)
-        if excluded:
-            extra[tuple(np.array(excluded).T)] = -math.inf
-    if pairs:
-        arr = np.array(pairs)
-        a, r, v = arr[:, :1], arr[:, 1:2], arr[:, 2:3]
-        two = a - 0.5 * (r - t.p_w) ** 2 / (v + t.p_sd2)
-        extra = two if extra is None else np.concatenate([extra.ravel(), two.ravel()])
-    return _entries(found), _log_total(pruned, extra), nodes
+    # The closure refers to itself; breaking that cycle lets refcounting, not the GC, free the search.
+    visit = None  # type: ignore[assignment]
+    return _entries(found), _Deferred(t, True, pruned, rows, excluded, pairs), nodes

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from openvend.recognition.compiled import Compiled, Prior, compiled
-from openvend.recognition.decompose import ComponentPosterior, Key, search
+from openvend.recognition.decompose import ComponentPosterior, Key, search_many
 from openvend.recognition.extraction import extract
 from openvend.recognition.fusion import VisionModel
 from openvend.recognition.model import Decision, Evidence, Items, Planogram, Result
@@ -56,30 +56,87 @@ _RANKED = np.outer(np.arange(1, JOINT_CAP + 1), np.arange(1, JOINT_CAP + 1)) <= 
 
 def _combine(parts: list[Part]) -> list[Joint]:
     """Joint hypotheses over the components: every pair of (joint so far, component entry) with
-    p·q ≥ JOINT_FLOOR, ranked by p·q (stable in generation order), the first JOINT_CAP kept."""
-    joint: list[Joint] = [(1.0, {}, 0, 0.0)]
+    p·q ≥ JOINT_FLOOR, ranked by p·q (stable in generation order), the first JOINT_CAP kept.
+
+    Both lists are sorted best first, so (i, j) has at least (i + 1)·(j + 1) candidates no worse and
+    generated no later: beyond that rank it can never be among the first JOINT_CAP. For the same
+    reason p·q only falls along a row and down the first column, so a row stops at the first product
+    below the floor, and the rows stop at the first row whose best product is below it."""
+    # Parallel lists (floats and ints are not tracked by the garbage collector, tuples are).
+    jv: list[float] = [1.0]
+    jc: list[dict[int, int]] = [{}]
+    ju: list[int] = [0]
+    jg: list[float] = [0.0]
+    cap, floor = JOINT_CAP, JOINT_FLOOR
     for probs in parts:
-        nj, nb = len(joint), min(len(probs), JOINT_CAP)
+        nj, nb = len(jv), min(len(probs), cap)
         if not nj or not nb:
             return []
-        p = np.fromiter((j[0] for j in joint), float, nj)
-        q = np.fromiter((e[0] for e in probs[:nb]), float, nb)
-        pq = p[:, None] * q[None, :]
-        flat = np.flatnonzero(_RANKED[:nj, :nb] & (pq >= JOINT_FLOOR))
-        values = pq.ravel()[flat]
-        top = flat[np.argsort(-values, kind="stable")[:JOINT_CAP]]
-        merged: list[Joint] = []
-        for i, value in zip(top.tolist(), pq.ravel()[top].tolist(), strict=True):
-            _, counts, units, grams = joint[i // nb]
-            _, key, u, g = probs[i % nb]
-            c = counts  # shared, never mutated: most components add nothing
-            if key:
-                c = dict(counts)
-                for k, n in key:
-                    c[k] = c.get(k, 0) + n
-            merged.append((value, c, units + u, grams + g))
-        joint = merged
-    return joint
+        q = [e[0] for e in probs[:nb]]
+        if nj * nb > 512:
+            # Many pairs: the products of all of them at once (ranked positions only, as below).
+            pq = np.array(jv)[:, None] * np.array(q)[None, :]
+            flat = np.flatnonzero(_RANKED[:nj, :nb] & (pq >= floor))
+            top = flat[np.argsort(-pq.ravel()[flat], kind="stable")[:cap]]
+            nv = pq.ravel()[top].tolist()
+            oi = (top // nb).tolist()
+            oj = (top % nb).tolist()
+        else:
+            nv, oi, oj = _candidates(jv, q, nj, nb)
+        if not any(oj):  # every pair uses the component's best entry
+            _, key, u, g = probs[0]
+            nc = [jc[i] for i in oi] if not key else [_add_key(jc[i], key) for i in oi]
+            nu = [ju[i] + u for i in oi]
+            ng = [jg[i] + g for i in oi]
+        else:
+            keys = [e[1] for e in probs[:nb]]
+            us = [e[2] for e in probs[:nb]]
+            gs = [e[3] for e in probs[:nb]]
+            pairs = list(zip(oi, oj, strict=True))
+            nc = [_add_key(jc[i], keys[j]) if keys[j] else jc[i] for i, j in pairs]
+            nu = [ju[i] + us[j] for i, j in pairs]
+            ng = [jg[i] + gs[j] for i, j in pairs]
+        jv, jc, ju, jg = nv, nc, nu, ng
+    return list(zip(jv, jc, ju, jg, strict=True))
+
+
+def _candidates(
+    jv: list[float], q: list[float], nj: int, nb: int
+) -> tuple[list[float], list[int], list[int]]:
+    """The ranked candidates of `_combine` in plain Python (few pairs): values, rows, columns."""
+    cap, floor = JOINT_CAP, JOINT_FLOOR
+    q0 = q[0]
+    cv: list[float] = []
+    ci: list[int] = []
+    cj: list[int] = []
+    for i in range(nj):
+        p = jv[i]
+        value = p * q0
+        if value < floor:
+            break
+        cv.append(value)
+        ci.append(i)
+        cj.append(0)
+        for j in range(1, min(nb, cap // (i + 1))):
+            value = p * q[j]
+            if value < floor:
+                break
+            cv.append(value)
+            ci.append(i)
+            cj.append(j)
+    if not any(cj):
+        # Only the component's best entry: generation order is rank order (p falls, q0 is fixed).
+        return cv, ci, cj
+    order = sorted(range(len(cv)), key=lambda k: -cv[k])[:cap]  # stable: ties keep generation order
+    return [cv[k] for k in order], [ci[k] for k in order], [cj[k] for k in order]
+
+
+def _add_key(counts: dict[int, int], key: Key) -> dict[int, int]:
+    """A copy of `counts` plus a component's net units (the original is shared, never mutated)."""
+    c = dict(counts)
+    for k, n in key:
+        c[k] = c.get(k, 0) + n
+    return c
 
 
 def _put_in_factor(prior: Prior, counts: Mapping[int, int]) -> float:
@@ -103,11 +160,14 @@ def run(planogram: Planogram, evidence: Evidence, *, threshold: float = 0.99, ma
     prior = Prior()
     parts: list[Part] = []
     unexplained: list[tuple[float, list[str]]] = []
+    ys, bases, names = [], [], []
     for c in comp.components:
         ids = [comp.sensor_ids[g] for g in c.sensors]
-        y = [deltas[i] for i in ids]
-        base = [c.noise_var[j] + extra.get(i, 0.0) ** 2 for j, i in enumerate(ids)]
-        probs, _, unexpl = _normalised(search(c, y, base, prior, max_items))
+        ys.append([deltas[i] for i in ids])
+        bases.append([c.noise_var[j] + extra.get(i, 0.0) ** 2 for j, i in enumerate(ids)])
+        names.append(ids)
+    for post, ids in zip(search_many(comp.components, ys, bases, prior, max_items), names, strict=True):
+        probs, _, unexpl = _normalised(post)
         parts.append(probs)
         unexplained.append((unexpl, ids))
     combined = _combine(parts)
