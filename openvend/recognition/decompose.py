@@ -20,7 +20,8 @@ precomputed once per component, and the bounds are evaluated inline with the sam
 Single misplaced units are screened by a weight window around the residual (only the window is
 scored one by one); the bounds of the pruned ones, like every other pruned bound, only add up, so
 they are evaluated together with NumPy when the search ends, for every component of a session in
-one pass (`search_many`).
+one pass (`search_many`). Pairs of misplaced units are summed one by one only near each residual;
+one provable bound stands in for the far ones (`_pair_window`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ NEG_INF = -math.inf
 LOG_NEGLIGIBLE = math.log(1e-9)
 """A misplacement bound this far below the best hypothesis so far is kept as it is; above it, the
 exact mass of two misplaced units is computed pair by pair (NumPy, at the end of the search)."""
+
+PAIR_CUT = 40.0
+"""A node's pairs of misplaced units that together provably hold less than e^-PAIR_CUT of its pair mass
+(below the rounding of the sum) are not scored one by one: one bound on all of them stands in."""
 
 Key = tuple[tuple[int, int], ...]
 """Net units per SKU index on this component, sorted, zeros omitted."""
@@ -98,8 +103,13 @@ class _Tables:
     log_f_3: float = -math.inf  # three or more misplaced units
     # Every way to misplace exactly two units (two slots once, or one slot twice): total weight and
     # sd², for the exact (one sensor) or sum-bounded (bridged) mass of those completions.
+    # Sorted by total weight (`p_wl` the same as a list), so that the pairs near a residual are a slice.
     p_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
     p_sd2: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    p_wl: list[float] = field(default_factory=list)
+    p_sd2l: list[float] = field(default_factory=list)
+    p_sd2_min: float = 0.0
+    p_sd2_max: float = 0.0
     log_n_pairs: float = -math.inf
     # One-sensor components: the suffix limits of that sensor as plain lists.
     cap0: list[float] = field(default_factory=list)
@@ -202,8 +212,14 @@ def _tables(comp: Component, prior: Prior) -> _Tables:
         # a = ρ + ρ² per slot), or two slots one of them twice (≤ N²·ρ³) or both twice (≤ N²·ρ⁴).
         t.log_f_3 = math.log(x**3 * math.exp(x) / 6 + n_f * n_f * (rho**3 + rho**4))
         pi, pj = np.triu_indices(n_f)
-        t.p_w = t.f_w[pi] + t.f_w[pj]
-        t.p_sd2 = t.f_sd2[pi] + t.f_sd2[pj]
+        p_w = t.f_w[pi] + t.f_w[pj]
+        by_w = np.argsort(p_w, kind="stable")
+        t.p_w = p_w[by_w]
+        t.p_sd2 = (t.f_sd2[pi] + t.f_sd2[pj])[by_w]
+        t.p_wl = t.p_w.tolist()
+        t.p_sd2l = t.p_sd2.tolist()
+        t.p_sd2_min = 2 * min(t.f_sd2l)
+        t.p_sd2_max = 2 * t.f_sd2_max
         t.log_n_pairs = math.log(len(t.p_w))
     if m == 1:
         t.cap0 = [c[0] for c in t.take_cap]
@@ -284,7 +300,8 @@ class _Deferred:
     """What one component's search leaves for the end: the pruned bounds, and the nodes whose
     single misplaced units (rows: log prior + log ρ [+ peak], residual, variance; minus the
     enumerated (row, unit) pairs) and pairs of misplaced units (pairs: log prior + 2 log ρ [+ peak],
-    residual, variance) are bounded term by term, over every misplaceable unit or pair."""
+    residual, variance) are bounded term by term, over every misplaceable unit, and over the pairs
+    near the residual plus one bound for the others (`_pair_window`)."""
 
     t: _Tables
     bridged: bool
@@ -292,6 +309,44 @@ class _Deferred:
     rows: list[tuple[float, float, float]]
     excluded: list[tuple[int, int]]
     pairs: list[tuple[float, float, float]]
+
+
+def _pair_window(a: float, r: float, v: float, t: _Tables, bridged: bool) -> tuple[int, int, float]:
+    """The slice of the pairs (sorted by weight) to score one by one for the pair row (a, r, v), and
+    the log of an upper bound on the sum of the other pairs' terms (-inf if none is left out).
+
+    With a pair's sd² in [s₋, s₊], a pair at distance d from r has a term at most
+    a − ½(log 2π + log(v + s₋) + d²/(v + s₊)) (bridged: a − ½d²/(v + s₊)). The better of the two pairs
+    next to r has the term a − ½(log 2π + g) (bridged: a − ½g), g = log v₂ + (r − w)²/v₂. Beyond
+    the reach D² = (v + s₊)(g − log(v + s₋) + 2(PAIR_CUT + log N)) (bridged: without the logs) every
+    pair is below that one by more than PAIR_CUT + log N, so the N at most left out add less than
+    e^-PAIR_CUT of the row's largest term. Their bound is their count times the largest term the
+    nearest of them can have: still an upper bound, and too small to change the sum it is added to."""
+    wl, sl = t.p_wl, t.p_sd2l
+    n = len(wl)
+    k = bisect_left(wl, r)
+    # g of the pair just below r and of the one just above; the better one sets the reach.
+    gap = math.inf
+    for j in (k - 1, k):
+        if 0 <= j < n:
+            v2 = v + sl[j]
+            g = (r - wl[j]) ** 2 / v2 + (math.log(v2) if not bridged else 0.0)
+            if g < gap:
+                gap = g
+    v_lo, v_hi = v + t.p_sd2_min, v + t.p_sd2_max
+    gap += 2 * (PAIR_CUT + t.log_n_pairs)
+    if not bridged:
+        gap -= math.log(v_lo)
+    reach = math.sqrt(v_hi * max(gap, 0.0))
+    lo, hi = bisect_left(wl, r - reach, 0, k), bisect_right(wl, r + reach, k)
+    left_out = n - (hi - lo)
+    if not left_out:
+        return lo, hi, -math.inf
+    d = min(r - wl[lo - 1] if lo else math.inf, wl[hi] - r if hi < n else math.inf)
+    top = a - 0.5 * d * d / v_hi
+    if not bridged:
+        top -= 0.5 * (LOG_2PI + math.log(v_lo))
+    return lo, hi, math.log(left_out) + top
 
 
 def _log_unenumerated(deferred: Sequence[_Deferred]) -> list[float]:
@@ -303,10 +358,12 @@ def _log_unenumerated(deferred: Sequence[_Deferred]) -> list[float]:
         unit j:  a − ½(log(v₂/v) + (r − w_j)²/v₂ − r²/v),   v₂ = v + sd²_j,
         pair p:  a − ½(log 2π + log v₂ + (r − w_p)²/v₂),     v₂ = v + sd²_p,
 
-    and of a bridged component (through the component sum) a − ½(r − w)²/(v + sd²) for both. Each
+    and of a bridged component (through the component sum) a − ½(r − w)²/(v + sd²) for both; pairs
+    only within `_pair_window`'s slice, the bounds on the rest going with the pruned ones. Each
     (component, kind) block is reduced to its own log-sum-exp, and those to the component's."""
     blocks: list[np.ndarray] = []
     owner: list[int] = []  # component of each block
+    tails: list[list[float]] = [[] for _ in deferred]  # bounds on the pairs not scored one by one
     for kind in range(4):  # single rows, bridged rows, single pairs, bridged pairs
         bridged, is_pair = bool(kind & 1), kind >= 2
         a_l: list[tuple[float, float, float]] = []
@@ -322,13 +379,24 @@ def _log_unenumerated(deferred: Sequence[_Deferred]) -> list[float]:
                 continue
             w, sd2 = (d.t.p_w, d.t.p_sd2) if is_pair else (d.t.f_w, d.t.f_sd2)
             n = len(w)
-            if not is_pair and d.excluded:
-                base = sum(lengths)
-                excl.extend(base + row * n + j for row, j in d.excluded)
             a_l.extend(rows)
-            w_l.extend([w] * len(rows))
-            s_l.extend([sd2] * len(rows))
-            lengths.append(n * len(rows))
+            if is_pair:  # only the pairs near each residual; one bound for the rest (_pair_window)
+                size = 0
+                for a_, r_, v_ in rows:
+                    lo, hi, tail = _pair_window(a_, r_, v_, d.t, bridged)
+                    w_l.append(w[lo:hi])
+                    s_l.append(sd2[lo:hi])
+                    size += hi - lo
+                    if tail != -math.inf:
+                        tails[c].append(tail)
+                lengths.append(size)
+            else:
+                if d.excluded:
+                    base = sum(lengths)
+                    excl.extend(base + row * n + j for row, j in d.excluded)
+                w_l.extend([w] * len(rows))
+                s_l.extend([sd2] * len(rows))
+                lengths.append(n * len(rows))
             owner.append(c)
         if not a_l:
             continue
@@ -362,8 +430,8 @@ def _log_unenumerated(deferred: Sequence[_Deferred]) -> list[float]:
             block_lse[c].append(value)
     out = []
     log, exp = math.log, math.exp
-    for d, extra in zip(deferred, block_lse, strict=True):
-        values_c = d.pruned + extra if extra else d.pruned
+    for d, extra, tails_c in zip(deferred, block_lse, tails, strict=True):
+        values_c = d.pruned + extra + tails_c if extra else d.pruned
         top_c = max(values_c, default=-math.inf)
         if top_c == -math.inf:
             out.append(-math.inf)

@@ -49,6 +49,8 @@ def _normalised(post: ComponentPosterior) -> tuple[Part, float, float]:
     return probs, math.exp(post.log_unenumerated - z), math.exp(post.log_unexplained - z)
 
 
+_NUMPY_PAIRS = 320
+"""Above this many (joint, entry) pairs `_combine` ranks them with NumPy; below, in plain Python."""
 # (a, b) has at least (a + 1)·(b + 1) candidates no worse and generated no later (both lists are
 # sorted best first), so beyond that rank it can never be among the first JOINT_CAP.
 _RANKED = np.outer(np.arange(1, JOINT_CAP + 1), np.arange(1, JOINT_CAP + 1)) <= JOINT_CAP
@@ -67,20 +69,14 @@ def _combine(parts: list[Part]) -> list[Joint]:
     jc: list[dict[int, int]] = [{}]
     ju: list[int] = [0]
     jg: list[float] = [0.0]
-    cap, floor = JOINT_CAP, JOINT_FLOOR
+    cap = JOINT_CAP
     for probs in parts:
         nj, nb = len(jv), min(len(probs), cap)
         if not nj or not nb:
             return []
         q = [e[0] for e in probs[:nb]]
-        if nj * nb > 512:
-            # Many pairs: the products of all of them at once (ranked positions only, as below).
-            pq = np.array(jv)[:, None] * np.array(q)[None, :]
-            flat = np.flatnonzero(_RANKED[:nj, :nb] & (pq >= floor))
-            top = flat[np.argsort(-pq.ravel()[flat], kind="stable")[:cap]]
-            nv = pq.ravel()[top].tolist()
-            oi = (top // nb).tolist()
-            oj = (top % nb).tolist()
+        if nj * nb > _NUMPY_PAIRS:
+            nv, oi, oj = _candidates_np(jv, q, nj, nb)
         else:
             nv, oi, oj = _candidates(jv, q, nj, nb)
         if not any(oj):  # every pair uses the component's best entry
@@ -100,16 +96,41 @@ def _combine(parts: list[Part]) -> list[Joint]:
     return list(zip(jv, jc, ju, jg, strict=True))
 
 
+def _candidates_np(
+    jv: list[float], q: list[float], nj: int, nb: int
+) -> tuple[list[float], list[int], list[int]]:
+    """`_candidates` with NumPy (many pairs): the products of all of them at once, ranked positions
+    only."""
+    pq = np.array(jv)[:, None] * np.array(q)[None, :]
+    flat = np.flatnonzero(_RANKED[:nj, :nb] & (pq >= JOINT_FLOOR))
+    top = flat[np.argsort(-pq.ravel()[flat], kind="stable")[:JOINT_CAP]]
+    return pq.ravel()[top].tolist(), (top // nb).tolist(), (top % nb).tolist()
+
+
+_WIDTHS: dict[int, list[int]] = {}
+"""Per number of component entries: how many columns of each row `_candidates` may rank."""
+
+
 def _candidates(
     jv: list[float], q: list[float], nj: int, nb: int
 ) -> tuple[list[float], list[int], list[int]]:
-    """The ranked candidates of `_combine` in plain Python (few pairs): values, rows, columns."""
+    """The ranked candidates of `_combine` in plain Python (few pairs): values, rows, columns.
+
+        Pairs are generated row by row, each row down to its first product under the floor (products
+        only fall along a row, q being sorted best first), and the rows down to the first whose best
+        product is under it (jv is sorted best first). Rows from `wide` on may rank their first column
+        only (cap // (i + 1) < 2): that column is generated in one go. (x ≤ y implies x·q ≤ y·q in floating
+    point too, so the cut-offs are the loop's.)"""
     cap, floor = JOINT_CAP, JOINT_FLOOR
     q0 = q[0]
+    wide = 0 if nb == 1 else min(nj, cap // 2)
+    widths = _WIDTHS.get(nb)
+    if widths is None:
+        widths = _WIDTHS[nb] = [min(nb, cap // (i + 1)) for i in range(cap)]
     cv: list[float] = []
     ci: list[int] = []
     cj: list[int] = []
-    for i in range(nj):
+    for i in range(wide):
         p = jv[i]
         value = p * q0
         if value < floor:
@@ -117,13 +138,22 @@ def _candidates(
         cv.append(value)
         ci.append(i)
         cj.append(0)
-        for j in range(1, min(nb, cap // (i + 1))):
+        for j in range(1, widths[i]):
             value = p * q[j]
             if value < floor:
                 break
             cv.append(value)
             ci.append(i)
             cj.append(j)
+    else:
+        tail = [p * q0 for p in jv[wide:]]
+        n = len(tail)
+        while n and tail[n - 1] < floor:
+            n -= 1
+        if n:
+            cv.extend(tail[:n])
+            ci.extend(range(wide, wide + n))
+            cj.extend([0] * n)
     if not any(cj):
         # Only the component's best entry: generation order is rank order (p falls, q0 is fixed).
         return cv, ci, cj

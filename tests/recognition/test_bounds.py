@@ -16,6 +16,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,8 +28,8 @@ from openvend.recognition.compiled import (
     compiled,
     log_rate,
 )
-from openvend.recognition.decompose import search
-from openvend.recognition.likelihood import gaussian_loglik
+from openvend.recognition.decompose import PAIR_CUT, _pair_window, search
+from openvend.recognition.likelihood import LOG_2PI, gaussian_loglik
 from openvend.recognition.model import Evidence, Placement, Planogram, Sensor, Sku, recognize
 
 MAX_ITEMS = 4
@@ -176,3 +177,49 @@ def test_confidence_is_at_most_the_exact_posterior(deltas: dict[str, float]) -> 
         best = max((k for k in masses if k is not None), key=lambda k: _logsumexp(masses[k]))
         assert r.items == best, (deltas, r.items, best)
         assert 1 - r.confidence <= 10 * (1 - exact) + 1e-4, (deltas, r.confidence, exact)
+
+
+def _pair_table(rng: random.Random, n_units: int) -> SimpleNamespace:
+    """The pair fields of a component's tables (decompose._tables) for random misplaceable units."""
+    w = [rng.uniform(20.0, 700.0) for _ in range(n_units)]
+    sd2 = [rng.uniform(0.05, 6.0) ** 2 for _ in range(n_units)]
+    pairs = sorted((w[i] + w[j], sd2[i] + sd2[j]) for i in range(n_units) for j in range(i, n_units))
+    return SimpleNamespace(
+        p_wl=[p[0] for p in pairs],
+        p_sd2l=[p[1] for p in pairs],
+        p_sd2_min=2 * min(sd2),
+        p_sd2_max=2 * max(sd2),
+        log_n_pairs=math.log(len(pairs)),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_window_keeps_the_mass_and_bounds_the_rest(seed: int) -> None:
+    """Pairs of misplaced units outside the scored window: their bound covers their exact sum, and
+    that sum is below e^-PAIR_CUT of the pairs the window keeps (so it cannot move the total)."""
+    rng = random.Random(seed)
+    t = _pair_table(rng, rng.randint(1, 40))
+    left_out_seen = 0
+    for _ in range(300):
+        a = rng.uniform(-30.0, 5.0)
+        r = rng.choice([rng.uniform(-100.0, 1500.0), rng.choice(t.p_wl) + rng.gauss(0.0, 3.0)])
+        v = rng.uniform(0.2, 40.0)
+        for bridged in (False, True):
+            lo, hi, tail = _pair_window(a, r, v, t, bridged)  # type: ignore[arg-type]
+            terms = []
+            for w, s in zip(t.p_wl, t.p_sd2l, strict=True):
+                v2 = v + s
+                if bridged:
+                    terms.append(a - 0.5 * (r - w) ** 2 / v2)
+                else:
+                    terms.append(a - 0.5 * (LOG_2PI + math.log(v2) + (r - w) ** 2 / v2))
+            kept, rest = terms[lo:hi], terms[:lo] + terms[hi:]
+            assert kept, "the window always holds the pair nearest the residual"
+            if not rest:
+                assert tail == -math.inf
+                continue
+            left_out_seen += 1
+            exact = _logsumexp(rest)
+            assert exact <= tail + 1e-9
+            assert exact <= _logsumexp(kept) - PAIR_CUT
+    assert left_out_seen > 0 or len(t.p_wl) < 3
