@@ -16,7 +16,7 @@ from django.utils import timezone
 from openvend.catalog import library_services, pricing_services, selling_services
 from openvend.catalog.choices import PriceScope
 from openvend.catalog.library_selectors import adoption_of
-from openvend.catalog.models import PriceRule, Product, ProductTemplate
+from openvend.catalog.models import PriceRule, Product, ProductTemplate, SellableItem
 from openvend.demo.products import PRODUCTS
 from openvend.devices.models import Device
 from openvend.inventory import ledger, planogram_services
@@ -145,8 +145,10 @@ def _opening_stock(device: Device) -> None:
 def stock_demo_devices(devices: Iterable[Device]) -> None:
     """Template, planogram and opening stock for each demo cabinet that does not have them yet."""
     for device in devices:
-        template = ProductTemplate.objects.get(merchant_id=device.merchant_id, name=TEMPLATE)
-        selling_services.template_apply(actor=None, template=template, devices=[device], mode="merge")
+        # Only a device with no sellable list yet: a restart must not undo what a merchant changed.
+        if not SellableItem.objects.filter(device=device).exists():
+            template = ProductTemplate.objects.get(merchant_id=device.merchant_id, name=TEMPLATE)
+            selling_services.template_apply(actor=None, template=template, devices=[device], mode="merge")
         _planogram(device)
         _opening_stock(device)
 

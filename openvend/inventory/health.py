@@ -4,42 +4,20 @@ full, below par, empty, or oversold (negative: the ledger cannot explain a sale)
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from django.db.models import Sum
-
 from openvend.devices.models import Device
-from openvend.inventory.choices import PlanogramStatus, ReplenishmentState, StockTakeState
-from openvend.inventory.models import PlanogramSlot, ReplenishmentOrder, StockLevel, StockTake, Track
+from openvend.inventory.choices import StockTakeState
+from openvend.inventory.models import ReplenishmentOrder, StockLevel, StockTake
+from openvend.inventory.replenishment_selectors import OPEN_ORDER_STATES, planned_positions
 
 HEALTH_KEYS = ("full", "below_par", "empty", "oversold")
-OPEN_ORDER_STATES = (ReplenishmentState.DRAFT, ReplenishmentState.PICKING, ReplenishmentState.IN_TRANSIT)
-
-
-def _pars(device_ids: Any) -> dict[tuple[int, int, int], int]:
-    pars: dict[tuple[int, int, int], int] = defaultdict(int)
-    slots = (
-        PlanogramSlot.objects.filter(
-            planogram__device__in=device_ids, planogram__status=PlanogramStatus.ACTIVE
-        )
-        .values("planogram__device_id", "product_id")
-        .annotate(par=Sum("par_level"))
-    )
-    for row in slots:
-        pars[(row["planogram__device_id"], row["product_id"], 0)] += row["par"]
-    tracks = Track.objects.filter(device__in=device_ids, enabled=True, product__isnull=False)
-    for device_id, product_id, number, par in tracks.values_list(
-        "device_id", "product_id", "number", "par_level"
-    ):
-        pars[(device_id, product_id, number)] = par
-    return pars
 
 
 def stock_health(user: Any) -> dict[str, int]:
     """Positions of the devices `user` may see, by state (see the module docstring)."""
     device_ids = Device.objects.restrict(user, "view").values("pk")
-    pars = _pars(device_ids)
+    pars = {position: planned.par for position, planned in planned_positions(device_ids).items()}
     on_hand = {
         (d, p, lane): qty
         for d, p, lane, qty in StockLevel.objects.filter(device__in=device_ids).values_list(

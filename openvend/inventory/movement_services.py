@@ -99,3 +99,36 @@ def movement_transfer(
         actor=actor,
         reason=reason,
     )
+
+
+MANUAL_OPERATIONS = ("correction", "removal", "transfer")
+
+
+def movement_manual(*, actor: Any, operation: str, data: dict[str, Any]) -> StockMovement:
+    """One manual posting from the console or the API: `operation` picks the service; `data` holds
+    its fields (`corrects`; or `device`, `product`, `lane`, `quantity`; `to_device`, `to_lane` for a
+    transfer) and a `reason`. A transfer answers with its outgoing leg."""
+    if operation == "correction":
+        return movement_correct(actor=actor, movement=data["corrects"], reason=data["reason"])
+    if operation == "removal":
+        return movement_remove(
+            actor=actor,
+            device=data["device"],
+            product=data["product"],
+            lane=data["lane"],
+            quantity=data["quantity"],
+            reason=data["reason"],
+        )
+    if operation != "transfer":
+        raise OpenVendError(InventoryErrorCode.BAD_STATE, _("Unknown operation %(op)r.") % {"op": operation})
+    out, _inn = movement_transfer(
+        actor=actor,
+        product=data["product"],
+        quantity=data["quantity"],
+        from_device=data["device"],
+        from_lane=data["lane"],
+        to_device=data["to_device"],
+        to_lane=data["to_lane"],
+        reason=data["reason"],
+    )
+    return out

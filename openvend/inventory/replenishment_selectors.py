@@ -58,23 +58,30 @@ class Suggestion:
     suggested: int
 
 
-def par_levels(device: Any) -> dict[Position, ParLevel]:
-    """Par and capacity per position: the active planogram's slots summed per product (lane 0),
-    plus every enabled track that holds a product (lane = track number)."""
-    pars: dict[Position, ParLevel] = {}
+def planned_positions(devices: Any) -> dict[tuple[int, int, int], ParLevel]:
+    """(device id, product id, lane) → par and capacity, for many devices in two queries: the active
+    planogram's slots summed per product (lane 0), plus every enabled track holding a product
+    (lane = track number). `devices` is a queryset or a list of devices or ids."""
+    pars: dict[tuple[int, int, int], ParLevel] = {}
     slot_totals = (
-        PlanogramSlot.objects.filter(planogram__device=device, planogram__status=PlanogramStatus.ACTIVE)
-        .values("product_id")
+        PlanogramSlot.objects.filter(planogram__device__in=devices, planogram__status=PlanogramStatus.ACTIVE)
+        .values("planogram__device_id", "product_id")
         .annotate(par=Sum("par_level"), capacity=Sum("capacity"))
     )
     for row in slot_totals:
-        pars[(row["product_id"], 0)] = ParLevel(row["product_id"], 0, int(row["par"]), int(row["capacity"]))
-    for track in Track.objects.filter(device=device, enabled=True, product__isnull=False):
-        assert track.product_id is not None
-        pars[(track.product_id, track.number)] = ParLevel(
-            track.product_id, track.number, track.par_level, track.capacity
-        )
+        key = (row["planogram__device_id"], row["product_id"], 0)
+        pars[key] = ParLevel(row["product_id"], 0, int(row["par"]), int(row["capacity"]))
+    tracks = Track.objects.filter(device__in=devices, enabled=True, product__isnull=False)
+    for device_id, product_id, number, par, capacity in tracks.values_list(
+        "device_id", "product_id", "number", "par_level", "capacity"
+    ):
+        pars[(device_id, product_id, number)] = ParLevel(product_id, number, par, capacity)
     return pars
+
+
+def par_levels(device: Any) -> dict[Position, ParLevel]:
+    """Par and capacity per position of one device (see `planned_positions`)."""
+    return {(p, lane): par for (_d, p, lane), par in planned_positions([device.pk]).items()}
 
 
 def in_transit_quantities(device: Any) -> dict[Position, int]:
@@ -179,11 +186,6 @@ def open_orders(
     if route:
         qs = qs.filter(route=route)
     return qs.select_related("device", "device__site", "assignee").order_by("device__code", "number")
-
-
-def in_transit_orders(queryset: QuerySet[ReplenishmentOrder] | None = None) -> QuerySet[ReplenishmentOrder]:
-    qs = queryset if queryset is not None else ReplenishmentOrder.objects.all()
-    return qs.filter(state__in=IN_TRANSIT_STATES).select_related("device", "assignee")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 
 from openvend.inventory.choices import PlanogramStatus, StockTakeState
@@ -34,15 +34,6 @@ def ledger_sum(*, device: Any, product: Any, lane: int = 0) -> int:
         s=Sum("quantity")
     )
     return int(total["s"] or 0)
-
-
-def device_stock(device: Any) -> QuerySet[StockLevel]:
-    return StockLevel.objects.filter(device=device).select_related("product").order_by("lane", "product__sku")
-
-
-def discrepant_levels() -> QuerySet[StockLevel]:
-    """Positions the ledger cannot explain physically: negative on-hand after an oversold sale."""
-    return StockLevel.objects.filter(on_hand__lt=0)
 
 
 # --- Stock-takes ---------------------------------------------------------------------------

@@ -180,11 +180,13 @@ def stocktake_submit(*, actor: Any, take: StockTake) -> StockTake:
     _require_state(take, StockTakeState.COUNTING)
     before = snapshot(take)
     current = selectors.stocktake_positions(take.device)
+    moved = []
     for line in take.lines.all():
         expected = current.get((line.product_id, line.lane), 0)
         if expected != line.expected:
             line.expected = expected
-            line.save(update_fields=["expected"])
+            moved.append(line)
+    StockTakeLine.objects.bulk_update(moved, ["expected"])
     take.state = StockTakeState.SUBMITTED
     take.submitted_at = timezone.now()
     take.save(update_fields=["state", "submitted_at", "updated_at"])

@@ -98,31 +98,9 @@ class StockMovementViewSet(
         body = ManualMovementSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        user = request.user
-        if data["operation"] == "correction":
-            movement = movement_services.movement_correct(
-                actor=user, movement=data["corrects"], reason=data["reason"]
-            )
-        elif data["operation"] == "removal":
-            movement = movement_services.movement_remove(
-                actor=user,
-                device=data["device"],
-                product=data["product"],
-                lane=data["lane"],
-                quantity=data["quantity"],
-                reason=data["reason"],
-            )
-        else:
-            movement, _inn = movement_services.movement_transfer(
-                actor=user,
-                product=data["product"],
-                quantity=data["quantity"],
-                from_device=data["device"],
-                from_lane=data["lane"],
-                to_device=data["to_device"],
-                to_lane=data["to_lane"],
-                reason=data["reason"],
-            )
+        movement = movement_services.movement_manual(
+            actor=request.user, operation=data["operation"], data=data
+        )
         return Response(StockMovementSerializer(movement).data, status=201)
 
 

@@ -194,7 +194,9 @@ class StockMovementAdmin(_ReadOnly):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                posted = self._post(request, data)
+                posted = movement_services.movement_manual(
+                    actor=request.user, operation=data["operation"], data=data
+                )
             except OpenVendError as exc:
                 form.add_error(None, exc.message)
             except PermissionDenied as exc:
@@ -211,33 +213,6 @@ class StockMovementAdmin(_ReadOnly):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "consoles/stock/manual_movement.html", context)
-
-    def _post(self, request: HttpRequest, data: dict[str, Any]) -> StockMovement:
-        user = request.user
-        if data["operation"] == "correction":
-            return movement_services.movement_correct(
-                actor=user, movement=data["corrects"], reason=data["reason"]
-            )
-        if data["operation"] == "removal":
-            return movement_services.movement_remove(
-                actor=user,
-                device=data["device"],
-                product=data["product"],
-                lane=data["lane"],
-                quantity=data["quantity"],
-                reason=data["reason"],
-            )
-        out, _inn = movement_services.movement_transfer(
-            actor=user,
-            product=data["product"],
-            quantity=data["quantity"],
-            from_device=data["device"],
-            from_lane=data["lane"],
-            to_device=data["to_device"],
-            to_lane=data["to_lane"],
-            reason=data["reason"],
-        )
-        return out
 
 
 class StockTakeLineInline(TabularInline):
