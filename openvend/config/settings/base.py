@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "openvend.devices",
     "openvend.catalog",
     "openvend.inventory",
+    "openvend.consumers",
+    "openvend.payments",
     "import_export",
     "openvend.consoles",
     "openvend.mobile",

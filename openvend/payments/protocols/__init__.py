@@ -1,0 +1,1 @@
+"""Wire protocols (signing, verification, encryption) shared by our clients and the sandboxes. No Django."""
