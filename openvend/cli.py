@@ -9,6 +9,7 @@ openvend device provision   create simulated devices and print their broker cred
 openvend simulate   run a fleet of simulated devices against the broker
 openvend bench N    run benchmark N (`openvend bench --list`)
 openvend planogram check|optimize   predict how well a planogram decodes; design one that decodes well
+openvend sandbox wechat|alipay   a local WeChat Pay v3 / Alipay gateway (prints its credentials as JSON)
 openvend recognize  decide what each cabinet session took from weight changes (and vision); JSON lines
 openvend manage …   any Django management command
 """
@@ -128,6 +129,17 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     return run_recognize(args.planogram, args.evidence, threshold=args.threshold, out=args.out)
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    # The sandboxes stand alone: no Django on this path.
+    if args.provider == "wechat":
+        from openvend.sandbox.wechat import main as run_wechat
+
+        return run_wechat(host=args.host, port=args.port, time_scale=args.time_scale) or 0
+    from openvend.sandbox.alipay import main as run_alipay
+
+    return run_alipay(host=args.host, port=args.port, time_scale=args.time_scale) or 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     _manage(*args.extra)
@@ -211,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     recog.add_argument("--threshold", type=float, default=0.99, help="accept at or above this confidence")
     recog.add_argument("--out", default=None, help="write results here instead of stdout")
     recog.set_defaults(func=cmd_recognize)
+
+    sandbox = sub.add_parser("sandbox", help="run a local payment gateway (WeChat Pay v3 or Alipay)")
+    sandbox.add_argument("provider", choices=["wechat", "alipay"])
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    sandbox.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="shrink the notification retry schedule (0.01 turns minutes into seconds)",
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
 
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("extra", nargs=argparse.REMAINDER)

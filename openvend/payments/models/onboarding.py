@@ -40,6 +40,7 @@ class Onboarding(TenantModel):
         verbose_name = _("onboarding application")
         verbose_name_plural = _("onboarding applications")
         ordering = ["-id"]
+        permissions = [("review_onboarding", _("Can record the provider's review of an application"))]
 
     def __str__(self) -> str:
         return f"{self.subject_name} ({self.get_provider_display()})"

@@ -121,6 +121,10 @@ class Payment(TenantModel):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-id"]
+        permissions = [
+            ("refund_payment", _("Can refund payments")),
+            ("sync_payment", _("Can query the provider for a payment's result")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "order_ref", "attempt"], name="payment_attempt_unique"
