@@ -102,6 +102,27 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
             "inventory.supervise_restocksession",
         ),
     ),
+    Menu(
+        "menu.payments",
+        _("Payments"),
+        (
+            *crud("payments.payment", ("view",)),
+            "payments.refund_payment",
+            "payments.sync_payment",
+            *crud("payments.refund", ("view",)),
+            *crud("payments.payafterauthorisation", ("view",)),
+            *crud("payments.walletaccount", ("view",)),
+        ),
+    ),
+    Menu(
+        "menu.payment_settings",
+        _("Payment settings"),
+        (
+            *crud("payments.merchantpaymentconfig", ("view", "change")),
+            *crud("payments.sitepaymentmethod"),
+            *crud("payments.onboarding", ("view", "add", "change")),
+        ),
+    ),
     Menu("menu.merchant_profile", _("Merchant profile"), crud("merchants.merchant", ("view", "change"))),
     Menu("menu.organisation", _("Organisation"), crud("merchants.orgunit")),
     Menu("menu.sites", _("Sites and device groups"), crud("merchants.site") + crud("merchants.devicegroup")),
@@ -156,6 +177,26 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
         ),
     ),
     Menu(
+        "menu.payments",
+        _("Payments"),
+        (
+            *crud("payments.payment", ("view",)),
+            "payments.sync_payment",
+            *crud("payments.refund", ("view",)),
+            *crud("payments.providernotification", ("view",)),
+        ),
+    ),
+    Menu(
+        "menu.payment_accounts",
+        _("Payment accounts and onboarding"),
+        (
+            *crud("payments.provideraccount"),
+            *crud("payments.merchantpaymentconfig", ("view",)),
+            *crud("payments.onboarding", ("view",)),
+            "payments.review_onboarding",
+        ),
+    ),
+    Menu(
         "menu.merchants",
         _("Merchants"),
         (*crud("merchants.merchant"), "merchants.review_merchant", "merchants.freeze_merchant"),
@@ -188,6 +229,8 @@ ACTION_LABELS = {
     "reset_password": _("Reset password"),
     "approve": _("Approve"),
     "supervise": _("Supervise"),
+    "refund": _("Refund"),
+    "sync": _("Query provider"),
 }
 
 

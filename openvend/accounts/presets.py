@@ -41,6 +41,21 @@ DEVICES_OPERATE = (
 )
 
 
+PAYMENTS_VIEW = (
+    "payments.view_payment",
+    "payments.view_refund",
+    "payments.view_payafterauthorisation",
+    "payments.view_walletaccount",
+)
+# Customer service and finance settle shoppers' disputes (seed 000 客户申诉, 订单退款).
+PAYMENTS_HANDLE = (*PAYMENTS_VIEW, "payments.refund_payment", "payments.sync_payment")
+PAYMENT_SETTINGS_VIEW = (
+    "payments.view_merchantpaymentconfig",
+    "payments.view_sitepaymentmethod",
+    "payments.view_onboarding",
+)
+
+
 PRODUCTS_VIEW = (
     "catalog.view_product",
     "catalog.view_category",
@@ -119,7 +134,16 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *PRODUCTS_VIEW,
             "catalog.view_pricerule",
             *STOCK_VIEW,
-            menus=("menu.sites", "menu.staff", "menu.devices", "menu.alarms", "menu.products", "menu.stock"),
+            *PAYMENTS_HANDLE,
+            menus=(
+                "menu.sites",
+                "menu.staff",
+                "menu.devices",
+                "menu.alarms",
+                "menu.products",
+                "menu.stock",
+                "menu.payments",
+            ),
         ),
         DataScope.ALL,
     ),
@@ -143,6 +167,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             # Cloning a machine's tracks creates the ones a target lacks.
             "inventory.add_track",
             "inventory.change_track",
+            *PAYMENTS_VIEW,
+            "payments.sync_payment",
             menus=(
                 "menu.organisation",
                 "menu.sites",
@@ -155,6 +181,7 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
                 "menu.planograms",
                 "menu.stock",
                 "menu.replenishment",
+                "menu.payments",
             ),
         ),
         DataScope.ORG_UNITS,
@@ -170,6 +197,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *PRODUCTS_VIEW,
             "catalog.view_pricerule",
             *STOCK_VIEW,
+            *PAYMENTS_HANDLE,
+            *PAYMENT_SETTINGS_VIEW,
             menus=(
                 "menu.merchant_profile",
                 "menu.sites",
@@ -178,6 +207,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
                 "menu.products",
                 "menu.prices",
                 "menu.stock",
+                "menu.payments",
+                "menu.payment_settings",
             ),
         ),
         DataScope.ALL,
@@ -198,7 +229,11 @@ PLATFORM_PRESETS: tuple[PresetRole, ...] = (
             "catalog.review_productapplication",
             "catalog.view_pricerule",
             "catalog.review_pricerule",
-            menus=("menu.merchants", "menu.products", "menu.prices"),
+            # Sub-merchant applications (进件) are recorded by the same people.
+            "payments.view_onboarding",
+            "payments.view_merchantpaymentconfig",
+            "payments.review_onboarding",
+            menus=("menu.merchants", "menu.products", "menu.prices", "menu.payment_accounts"),
         ),
         DataScope.ALL,
     ),
