@@ -71,7 +71,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
-    _manage("db_worker", *args.extra)
+    import threading
+
+    from openvend.payments.services.reconcile import reconcile_forever
+
+    # Payments whose result is overdue (a lost notification, a lost task) are queried and repaired
+    # beside the task queue. Several workers may run it: each payment is claimed by one of them.
+    stop = threading.Event()
+    threading.Thread(target=reconcile_forever, args=(stop,), name="payment-reconciler", daemon=True).start()
+    try:
+        _manage("db_worker", *args.extra)
+    finally:
+        stop.set()
     return 0
 
 

@@ -15,6 +15,7 @@ from openvend.api.devices.views import (
 )
 from openvend.api.inventory import planograms, replenishment, stock
 from openvend.api.merchants.views import DeviceGroupViewSet, MerchantViewSet, OrgUnitViewSet, SiteViewSet
+from openvend.api.payments import views as payments
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -31,7 +32,7 @@ router.register("devices", DeviceViewSet, basename="device")
 router.register("commands", CommandViewSet, basename="command")
 router.register("alarms", AlarmViewSet, basename="alarm")
 router.register("alarm-settings", AlarmSettingsViewSet, basename="alarmsettings")
-for area in (products, pricing, planograms, stock, replenishment):
+for area in (products, pricing, planograms, stock, replenishment, payments):
     area.register(router)
 
 app_name = "api"

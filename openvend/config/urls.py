@@ -13,6 +13,7 @@ urlpatterns = [
     path("platform/", platform_console.urls),
     path("console/", merchant_console.urls),
     path("m/", include("openvend.mobile.urls")),
+    path("pay/", include("openvend.payments.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("openvend.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

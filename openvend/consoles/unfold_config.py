@@ -147,6 +147,60 @@ def _stock_group(site: str) -> dict[str, Any]:
     return {"title": _("Stock and replenishment"), "items": items}
 
 
+def _payments_group(site: str) -> dict[str, Any]:
+    items = [
+        _item(_("Payments"), "payments", site, "payments.payment", "menu_payments"),
+        _item(_("Refunds"), "currency_exchange", site, "payments.refund", "menu_payments"),
+    ]
+    if site == "platform":
+        return {
+            "title": _("Payments"),
+            "items": [
+                *items,
+                _item(
+                    _("Provider notifications"),
+                    "mark_email_read",
+                    site,
+                    "payments.providernotification",
+                    "menu_payments",
+                ),
+                _item(
+                    _("Provider accounts"),
+                    "account_balance",
+                    site,
+                    "payments.provideraccount",
+                    "menu_payment_accounts",
+                ),
+                _item(
+                    _("Merchant payment settings"),
+                    "tune",
+                    site,
+                    "payments.merchantpaymentconfig",
+                    "menu_payment_accounts",
+                ),
+                _item(_("Onboarding"), "how_to_reg", site, "payments.onboarding", "menu_payment_accounts"),
+            ],
+        }
+    return {
+        "title": _("Payments"),
+        "items": [
+            *items,
+            _item(_("Wallets"), "account_balance_wallet", site, "payments.walletaccount", "menu_payments"),
+            _item(
+                _("Payment settings"), "tune", site, "payments.merchantpaymentconfig", "menu_payment_settings"
+            ),
+            _item(
+                _("Site payment methods"),
+                "storefront",
+                site,
+                "payments.sitepaymentmethod",
+                "menu_payment_settings",
+            ),
+            _item(_("Onboarding"), "how_to_reg", site, "payments.onboarding", "menu_payment_settings"),
+        ],
+    }
+
+
 def _people_group(site: str, staff_title: Any) -> dict[str, Any]:
     return {
         "title": _("Staff and permissions"),
@@ -182,6 +236,7 @@ MERCHANT_CONSOLE = {
         _fleet_group("console"),
         _goods_group("console"),
         _stock_group("console"),
+        _payments_group("console"),
         _estate_group("console"),
         _people_group("console", _("Staff")),
     ),
@@ -206,6 +261,7 @@ PLATFORM_CONSOLE = {
         _fleet_group("platform"),
         _goods_group("platform"),
         _stock_group("platform"),
+        _payments_group("platform"),
         _estate_group("platform"),
         _people_group("platform", _("Users")),
     ),

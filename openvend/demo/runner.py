@@ -43,6 +43,14 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
         f"  Device broker:    {fleet.url} ({len(fleet.fleet.devices)} simulated cabinets online)\n",
         flush=True,
     )
+    from openvend.demo.payments import start_demo_payments
+
+    payments = start_demo_payments(base_url)
+    print(
+        f"  Payment sandboxes: WeChat Pay {payments.wechat.url}  Alipay {payments.alipay.url}\n"
+        f"  Shopper H5:       {payments.shopper_links(base_url)}\n",
+        flush=True,
+    )
     # The task worker runs beside the web server as a child process and stops with it.
     worker = subprocess.Popen([sys.executable, "-m", "openvend", "worker"])
     try:
@@ -51,6 +59,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
         pass
     finally:
         fleet.stop()
+        payments.stop()
         worker.terminate()
         worker.wait(timeout=10)
     return 0

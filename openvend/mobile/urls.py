@@ -1,5 +1,5 @@
 from django.contrib.auth.views import LogoutView
-from django.urls import path
+from django.urls import include, path
 
 from openvend.mobile import restock, stock, views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("devices/activate/", views.activate_device, name="activate-device"),
     *stock.urlpatterns,
     *restock.urlpatterns,
+    path("c/", include("openvend.mobile.consumer.urls")),
 ]

@@ -26,7 +26,8 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("sandbox %s", format % args)
+        # Never the query string: OAuth calls carry the AppSecret there.
+        logger.debug("sandbox %s %s", self.command, self.path.split("?", 1)[0])
 
 
 class SandboxServer:
@@ -36,7 +37,10 @@ class SandboxServer:
         self._httpd = make_server(
             host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
         )
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sandbox-http", daemon=True)
+        # A short poll interval keeps stop() quick (tests start and stop many servers).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -75,6 +79,9 @@ class Delivery:
     fault: str = NotifyFault.NONE
     delay_s: float = 0.0
     attempts: list[tuple[float, int]] = field(default_factory=list)  # (time, http status or 0)
+    # Re-sign each attempt (fresh timestamp/nonce headers): a retry hours later must not carry a
+    # timestamp the receiver rightly rejects as stale.
+    sign: Callable[[bytes], dict[str, str]] | None = None
     acknowledged: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
 
@@ -121,8 +128,11 @@ class Courier:
     def _post(self, delivery: Delivery) -> None:
         status, body = 0, b""
         try:
+            headers = (
+                {**delivery.headers, **delivery.sign(delivery.body)} if delivery.sign else delivery.headers
+            )
             response = httpx.post(
-                delivery.url, content=delivery.body, headers=delivery.headers, timeout=self.timeout_s
+                delivery.url, content=delivery.body, headers=headers, timeout=self.timeout_s
             )
             status, body = response.status_code, response.content
         except httpx.HTTPError as exc:

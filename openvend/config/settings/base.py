@@ -169,6 +169,8 @@ SPECTACULAR_SETTINGS = {
         "ReplenishmentStateEnum": "openvend.inventory.choices.ReplenishmentState",
         "RestockStateEnum": "openvend.inventory.choices.RestockState",
         "StockTakeStateEnum": "openvend.inventory.choices.StockTakeState",
+        "PaymentStateEnum": "openvend.payments.choices.PaymentState",
+        "RefundStateEnum": "openvend.payments.choices.RefundState",
     },
 }
 
@@ -199,7 +201,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # httpx logs every request URL at INFO; OAuth token calls carry the AppSecret in theirs.
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 from openvend.consoles.unfold_config import MERCHANT_CONSOLE, PLATFORM_CONSOLE  # noqa: E402

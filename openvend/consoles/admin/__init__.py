@@ -6,6 +6,8 @@ from openvend.consoles.admin import (  # noqa: F401
     catalog,
     devices,
     merchants,
+    payment_config,
+    payments,
     planograms,
     pricing,
     replenishment,

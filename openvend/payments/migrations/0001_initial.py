@@ -164,6 +164,7 @@ class Migration(migrations.Migration):
                 ('provider_refund_id', models.CharField(blank=True, max_length=64, verbose_name='provider refund id')),
                 ('failure_code', models.CharField(blank=True, max_length=64, verbose_name='failure code')),
                 ('succeeded_at', models.DateTimeField(blank=True, null=True, verbose_name='refunded at')),
+                ('next_check_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='next check')),
                 ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='merchants.merchant', verbose_name='merchant')),
                 ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='payments.payment', verbose_name='payment')),
                 ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),

@@ -202,6 +202,9 @@ class Refund(TenantModel):
     provider_refund_id = models.CharField(_("provider refund id"), max_length=64, blank=True)
     failure_code = models.CharField(_("failure code"), max_length=64, blank=True)
     succeeded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    # The reconciler queries refunds whose result is overdue (a lost notification); see next_check_at
+    # on Payment.
+    next_check_at = models.DateTimeField(_("next check"), null=True, blank=True, db_index=True)
     requested_by = models.ForeignKey(
         "accounts.User",
         on_delete=models.SET_NULL,

@@ -138,6 +138,7 @@ class ChargeRequest:
     lines: tuple[ChargeLine, ...] = ()  # what was bought (payscore post_payments, receipts)
     attach: str = ""  # echoed back by the provider; we put our payment id here
     notify_url: str = ""  # overrides Credentials.notify_url
+    return_url: str = ""  # in-person cashier pages send the shopper back here
 
 
 @dataclass(frozen=True)
