@@ -94,3 +94,66 @@ def test_demo_goods_are_set_up_through_the_services_once(db, tmp_path) -> None:
     assert (Product.objects.count(), PriceRule.objects.count(), SellableItem.objects.count()) == counts
     assert StockMovement.objects.count() == movements
     assert Planogram.objects.filter(device=x_cabinet).count() == 1
+
+
+def test_demo_payments_point_the_platform_at_both_sandboxes_and_every_site_offers_every_method(
+    db, tmp_path
+) -> None:
+    """What `make demo` does for payments, then a real call through each configured provider."""
+    from openvend.consumers.models import Consumer
+    from openvend.demo.payments import WECHAT_MCH_ID, configure_demo_payments
+    from openvend.payments.choices import PaymentMethod, PaymentState, Provider
+    from openvend.payments.models import MerchantPaymentConfig, ProviderAccount, SitePaymentMethod
+    from openvend.payments.services.authorisations import start_authorisation
+    from openvend.payments.services.charging import charge_now, create_payment
+    from openvend.sandbox.alipay import AlipaySandbox
+    from openvend.sandbox.wechat import WeChatSandbox
+
+    seed_demo(tmp_path / "logins.json")
+    wechat, alipay = WeChatSandbox(time_scale=0.001), AlipaySandbox(time_scale=0.001)
+    wechat.start()
+    alipay.start()
+    try:
+        configure_demo_payments(wechat, alipay, "http://127.0.0.1:9")
+        configure_demo_payments(wechat, alipay, "http://127.0.0.1:9")  # a restart re-points, adds nothing
+
+        accounts = {a.provider: a for a in ProviderAccount.objects.all()}
+        assert sorted(accounts) == [Provider.ALIPAY, Provider.WECHAT]
+        assert accounts[Provider.WECHAT].mch_id == WECHAT_MCH_ID
+        assert accounts[Provider.WECHAT].base_url == wechat.url
+        assert accounts[Provider.WECHAT].private_key_enc.startswith("enc1:")
+        assert "PRIVATE KEY" not in accounts[Provider.WECHAT].private_key_enc
+        assert accounts[Provider.WECHAT].notify_url == "http://127.0.0.1:9/pay/notify/wechat/"
+        merchants = list(Merchant.objects.filter(status="active"))
+        assert MerchantPaymentConfig.objects.count() == len(merchants) == 2
+        sites = Site.objects.filter(merchant__in=merchants).count()
+        assert SitePaymentMethod.objects.filter(enabled=True).count() == sites * len(PaymentMethod.values)
+
+        xianguo = Merchant.objects.get(code="xianguo")
+        payment = create_payment(
+            merchant=xianguo,
+            order_ref="DEMO000001",
+            amount_fen=1250,
+            method=PaymentMethod.WECHAT_JSAPI,
+            description="demo",
+            payer_id="o-demo-shopper",
+        )
+        next_action = charge_now(payment)
+        payment.refresh_from_db()
+        assert payment.state == PaymentState.PENDING
+        assert next_action["cashier_url"].startswith(wechat.url)
+        assert next_action["jsapi"]["package"].startswith("prepay_id=")
+
+        consumer = Consumer.objects.create(nickname="demo")
+        authorisation, sign = start_authorisation(
+            merchant=xianguo,
+            consumer=consumer,
+            method=PaymentMethod.ALIPAY_AGREEMENT,
+            payer_id="2088000000000001",
+            return_url="http://127.0.0.1:9/back",
+        )
+        assert authorisation.state == "pending"
+        assert sign["sign_url"].startswith(alipay.url)
+    finally:
+        wechat.stop()
+        alipay.stop()

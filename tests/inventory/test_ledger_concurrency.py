@@ -6,7 +6,6 @@ where the position's row lock (SELECT … FOR UPDATE) is what prevents lost upda
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.db.models import Sum
 from openvend.core.errors import OpenVendError
 from openvend.inventory import ledger
 from openvend.inventory.models import StockLevel, StockMovement
+from tests.concurrency import race
 from tests.inventory.stock_world import Shop, build_shop
 from tests.world import World
 
@@ -30,31 +30,6 @@ pytestmark = [
         reason="Row locks only race on PostgreSQL; SQLite serialises every writer (PostgreSQL pass).",
     ),
 ]
-
-
-def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Run the jobs at the same moment, one thread and one connection each; return result or error."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(index: int, job: Callable[[], Any]) -> None:
-        from django.db import connection as own
-
-        try:
-            barrier.wait(timeout=30)
-            results[index] = job()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            own.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def _sum(**where: Any) -> int:
@@ -73,7 +48,7 @@ def test_only_one_of_many_vends_of_the_last_unit_succeeds(shop: Shop) -> None:
     def vend() -> Any:
         return ledger.post_movement(quantity=-1, kind="sale", **where)
 
-    results = _race([vend] * THREADS)
+    results = race([vend] * THREADS)
     sold = [r for r in results if isinstance(r, StockMovement)]
     refused = [r for r in results if isinstance(r, OpenVendError)]
     assert len(sold) == 1, results
@@ -90,7 +65,7 @@ def test_every_cabinet_sale_of_the_last_unit_is_recorded_as_oversold(shop: Shop)
     def take() -> Any:
         return ledger.post_movement(quantity=-1, kind="sale", **where)
 
-    results = _race([take] * THREADS)
+    results = race([take] * THREADS)
     assert all(isinstance(r, StockMovement) for r in results), results
     sales = StockMovement.objects.filter(kind="sale", **where)
     assert sales.count() == THREADS
@@ -109,7 +84,7 @@ def test_concurrent_replenishments_and_sales_lose_no_update(shop: Shop) -> None:
         kind = "replenishment" if quantity > 0 else "sale"
         return lambda: ledger.post_movement(quantity=quantity, kind=kind, **where)
 
-    results = _race([post(q) for q in quantities])
+    results = race([post(q) for q in quantities])
     assert all(isinstance(r, StockMovement) for r in results), results
     assert StockLevel.objects.get(**where).on_hand == 20 + sum(quantities) == _sum(**where)
     running = 0
@@ -126,7 +101,7 @@ def test_the_same_idempotency_key_posted_at_once_moves_stock_once(shop: Shop) ->
     def deliver() -> Any:
         return ledger.post_movement(quantity=6, kind="replenishment", idempotency_key="restock:42", **where)
 
-    results = _race([deliver] * THREADS)
+    results = race([deliver] * THREADS)
     assert all(isinstance(r, StockMovement) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert StockLevel.objects.get(**where).on_hand == 6 == _sum(**where)

@@ -20,6 +20,7 @@ from openvend.mobile.consumer.views_payafter import payer_for, provider_page
 from openvend.mobile.consumer.views_signin import link_identity
 from openvend.payments import selectors
 from openvend.payments.choices import PROVIDER_OF, PaymentState
+from openvend.payments.failures import failure_text
 from openvend.payments.services import charging, reconcile
 
 
@@ -39,7 +40,14 @@ def _with_return(page: str, next_action: dict, return_url: str) -> str:
 @consumer_page
 def orders(request: HttpRequest, merchant: Merchant, consumer: Consumer) -> HttpResponse:
     payments = list(selectors.unpaid_payments_of(consumer, merchant).select_related("site"))
-    owed = [{"payment": payment, "amount": queries.yuan(payment.amount_fen)} for payment in payments]
+    owed = [
+        {
+            "payment": payment,
+            "amount": queries.yuan(payment.amount_fen),
+            "failure": failure_text(payment.failure_code),
+        }
+        for payment in payments
+    ]
     total = sum(payment.amount_fen for payment in payments)
     context = {"merchant": merchant, "owed": owed, "total": queries.yuan(total), "tab": "orders"}
     return render(request, "mobile/consumer/orders.html", context)
@@ -125,6 +133,7 @@ def pay_result(
         "owed": owed,
         "amount": queries.yuan(attempt.amount_fen),
         "paid": attempt.state == PaymentState.PAID,
+        "failure": failure_text(attempt.failure_code),
         "warning": warning,
         "retry_url": reverse("mobile:consumer:pay", args=[merchant.code, owed.pk]),
         "tab": "orders",

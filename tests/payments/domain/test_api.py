@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils.translation import gettext as _
 
 from openvend.audit.models import AuditLogEntry
 from openvend.payments.choices import PaymentMethod, PaymentState, RefundState
@@ -145,7 +146,7 @@ def test_refund_over_http(
     assert too_much.status_code == 400
     assert too_much.json()["error"] == {
         "code": "payments.refund_too_large",
-        "message": "At most 700 fen of this payment can still be refunded.",
+        "message": _("At most %(room)s fen of this payment can still be refunded.") % {"room": 700},
         "fields": {},
     }
     invalid = client.post(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from openvend.payments.choices import PaymentMethod, PaymentState
 from openvend.payments.models import Payment, PaymentEvent, SitePaymentMethod
@@ -39,7 +40,7 @@ def test_bad_amount_is_refused_and_nothing_is_written(shop: Shop, amount: Any) -
     with pytest.raises(PaymentRuleError) as refused:
         shop.pay(amount_fen=amount)
     assert refused.value.code == PaymentErrorCode.INVALID_AMOUNT
-    assert str(refused.value) == "The amount must be a whole number of fen, zero or more."
+    assert str(refused.value) == _("The amount must be a whole number of fen, zero or more.")
     assert Payment.objects.count() == PaymentEvent.objects.count() == 0
 
 
@@ -48,7 +49,7 @@ def test_unknown_method_is_refused_and_nothing_is_written(shop: Shop, method: st
     with pytest.raises(PaymentRuleError) as refused:
         shop.pay(method=method)
     assert refused.value.code == PaymentErrorCode.INVALID_METHOD
-    assert str(refused.value) == f"“{method}” is not a payment method."
+    assert str(refused.value) == _("“%(method)s” is not a payment method.") % {"method": method}
     assert Payment.objects.count() == 0
 
 
@@ -289,7 +290,7 @@ def test_an_order_reference_of_another_merchant_is_refused(shop: Shop, world_b: 
             description="x",
         )
     assert refused.value.code == PaymentErrorCode.INVALID_ORDER
-    assert str(refused.value) == "This order reference is already used by another order."
+    assert str(refused.value) == _("This order reference is already used by another order.")
     assert Payment.objects.count() == 1
 
 

@@ -7,8 +7,6 @@ SQLite serialises every writer, so these only mean something on PostgreSQL (the 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from openvend.payments.services.refunds import request_refund
 from openvend.payments.services.wallet import wallet_debit, wallet_recharge
 from openvend.sandbox.runtime import SandboxServer
 from openvend.sandbox.wechat import WeChatSandbox
+from tests.concurrency import race
 from tests.payments.domain.conftest import SP_APPID, SP_MCHID, SUB_MCHID, Shop
 from tests.payments.domain.fakes import ScriptedProvider, notification_body
 from tests.payments.wechat.conftest import SERVICE_ID, SUB_APPID, Receiver, pay_at_cashier
@@ -52,30 +51,6 @@ pytestmark = [
         reason="Row locks and unique inserts only race on PostgreSQL; SQLite serialises every writer.",
     ),
 ]
-
-
-def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(index: int, job: Callable[[], Any]) -> None:
-        from django.db import connection as own
-
-        try:
-            barrier.wait(timeout=30)
-            results[index] = job()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            own.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def _pending(shop: Shop, wechat: ScriptedProvider) -> Payment:
@@ -105,7 +80,7 @@ def test_the_same_notification_delivered_concurrently_applies_once(
 ) -> None:
     payment = _pending(shop, wechat)
     body = _body(payment, "N-SAME")
-    replies = _race([lambda: receive_notification("wechat", {}, body)] * THREADS)
+    replies = race([lambda: receive_notification("wechat", {}, body)] * THREADS)
     assert [reply.status for reply in replies] == [200] * THREADS, replies
     assert Payment.objects.get(pk=payment.pk).state == PaymentState.PAID
     assert ProviderNotification.objects.filter(notification_id="N-SAME").count() == 1
@@ -153,7 +128,7 @@ def test_a_real_signed_notification_replayed_concurrently_applies_once(world_a: 
         pay_at_cashier(charge_now(payment)["cashier_url"])
         assert sandbox.courier.wait_idle(5)
         [(headers, body)] = receiver.raw
-        replies = _race([lambda: receive_notification("wechat", dict(headers), body)] * THREADS)
+        replies = race([lambda: receive_notification("wechat", dict(headers), body)] * THREADS)
     finally:
         sandbox.stop()
         server.stop()
@@ -168,7 +143,7 @@ def test_a_real_signed_notification_replayed_concurrently_applies_once(world_a: 
 def test_different_notifications_of_one_payment_change_it_once(shop: Shop, wechat: ScriptedProvider) -> None:
     payment = _pending(shop, wechat)
     jobs = [lambda i=i: receive_notification("wechat", {}, _body(payment, f"N-{i}")) for i in range(THREADS)]
-    replies = _race(jobs)
+    replies = race(jobs)
     assert [reply.status for reply in replies] == [200] * THREADS, replies
     outcomes = sorted(ProviderNotification.objects.values_list("outcome", flat=True))
     assert outcomes == [NotificationOutcome.APPLIED] + [NotificationOutcome.NO_CHANGE] * (THREADS - 1)
@@ -182,7 +157,7 @@ def test_concurrent_refunds_never_exceed_the_payment(shop: Shop, wechat: Scripte
     def refund() -> Any:
         return request_refund(payment=Payment.objects.get(pk=payment.pk), amount_fen=300, reason="race")
 
-    results = _race([refund] * THREADS)
+    results = race([refund] * THREADS)
     made = [r for r in results if isinstance(r, Refund)]
     refused = [r for r in results if isinstance(r, PaymentRuleError)]
     assert (len(made), len(refused)) == (3, THREADS - 3), results
@@ -202,7 +177,7 @@ def test_concurrent_wallet_debits_never_overdraw(shop: Shop) -> None:
             idempotency_key=f"d{i}",
         )
 
-    results = _race([lambda i=i: debit(i) for i in range(THREADS)])
+    results = race([lambda i=i: debit(i) for i in range(THREADS)])
     assert sum(isinstance(r, WalletEntry) for r in results) == 3
     assert sum(isinstance(r, InsufficientBalance) for r in results) == THREADS - 3
     assert WalletAccount.objects.get().balance_fen == 100

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from openvend.audit.models import AuditLogEntry
 from openvend.consoles.admin.payments import fen_of, yuan
@@ -112,7 +114,9 @@ def test_refund_button_converts_yuan_to_fen(
     assert "¥12.50" in form.content.decode()
     too_much = client.post(url, {"amount": "12.51", "reason": "warm"})
     assert too_much.status_code == 200
-    assert too_much.context["form"].errors["amount"] == ["At most ¥12.50 can be refunded."]
+    with translation.override(too_much["Content-Language"]):  # the page's language
+        expected = _("At most %(amount)s can be refunded.") % {"amount": "¥12.50"}
+    assert too_much.context["form"].errors["amount"] == [expected]
     three_decimals = client.post(url, {"amount": "1.001", "reason": "warm"})
     assert "amount" in three_decimals.context["form"].errors
     with django_capture_on_commit_callbacks(execute=True):

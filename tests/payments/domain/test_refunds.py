@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils.translation import gettext as _
 
 from openvend.audit.models import AuditLogEntry
 from openvend.payments.choices import PaymentMethod, PaymentState, RefundState
@@ -64,7 +65,9 @@ def test_partial_plus_partial_is_the_whole(
     with pytest.raises(PaymentRuleError) as refused:
         request_refund(payment=paid, amount_fen=1, reason="more", actor=admin)
     assert refused.value.code == PaymentErrorCode.REFUND_TOO_LARGE
-    assert str(refused.value) == "At most 0 fen of this payment can still be refunded."
+    assert str(refused.value) == _("At most %(room)s fen of this payment can still be refunded.") % {
+        "room": 0
+    }
     audited = AuditLogEntry.objects.filter(object_type="payments.refund", action="create")
     assert sorted(int(e.object_id) for e in audited) == [first.pk, second.pk]
 
@@ -104,7 +107,7 @@ def test_only_paid_payments_can_be_refunded(shop: Shop) -> None:
     with pytest.raises(PaymentRuleError) as refused:
         request_refund(payment=payment, amount_fen=1, reason="x")
     assert refused.value.code == PaymentErrorCode.NOT_PAID
-    assert str(refused.value) == "Only a paid payment can be refunded."
+    assert str(refused.value) == _("Only a paid payment can be refunded.")
 
 
 def test_refund_succeeds_by_notification_once(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
 from openvend.payments.choices import PaymentMethod, PaymentState, RefundState, WalletEntryKind
 from openvend.payments.models import Payment, WalletAccount, WalletEntry
@@ -71,7 +72,10 @@ def test_debit_refuses_to_overdraw(shop: Shop) -> None:
             merchant_id=shop.merchant.pk, consumer_id=shop.consumer.pk, amount_fen=101, idempotency_key="d1"
         )
     assert refused.value.code == PaymentErrorCode.INSUFFICIENT_BALANCE
-    assert str(refused.value) == "The wallet holds 100 fen, 101 fen are needed."
+    assert str(refused.value) == _("The wallet holds %(balance)s fen, %(amount)s fen are needed.") % {
+        "balance": 100,
+        "amount": 101,
+    }
     assert WalletAccount.objects.get().balance_fen == 100
 
 
