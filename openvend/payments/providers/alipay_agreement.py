@@ -51,7 +51,7 @@ class AlipayAgreementProvider(AlipayProviderBase):
         )
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         try:
             node = self.client.agreement_query(sub, agreement_no=authorisation_ref, alipay_user_id=payer_id)

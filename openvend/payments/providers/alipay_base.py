@@ -153,7 +153,7 @@ class AlipayProviderBase:
         raise self._unsupported()
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         raise self._unsupported()
 

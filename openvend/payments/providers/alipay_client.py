@@ -348,10 +348,12 @@ class AlipayClient:
             Method.ZHIMA_AGREEMENT_SIGN, biz, sub=sub, notify_url=notify_url, return_url=return_url
         )
 
-    def zhima_agreement_query(self, sub: SubMerchant, *, credit_agreement_id: str) -> dict[str, Any]:
-        return self.execute(
-            Method.ZHIMA_AGREEMENT_QUERY, {"credit_agreement_id": credit_agreement_id}, sub=sub
-        )
+    def zhima_agreement_query(
+        self, sub: SubMerchant, *, credit_agreement_id: str = "", out_agreement_no: str = ""
+    ) -> dict[str, Any]:
+        """By Alipay's agreement id, or by ours when the id never reached us."""
+        biz = {"credit_agreement_id": credit_agreement_id, "out_agreement_no": out_agreement_no}
+        return self.execute(Method.ZHIMA_AGREEMENT_QUERY, {k: v for k, v in biz.items() if v}, sub=sub)
 
     def zhima_order(
         self, sub: SubMerchant, *, credit_agreement_id: str, out_order_no: str, subject: str

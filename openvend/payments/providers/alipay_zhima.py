@@ -62,10 +62,12 @@ class AlipayZhimaProvider(AlipayProviderBase):
         )
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         try:
-            node = self.client.zhima_agreement_query(sub, credit_agreement_id=authorisation_ref)
+            node = self.client.zhima_agreement_query(
+                sub, credit_agreement_id=authorisation_ref, out_agreement_no=out_request_no
+            )
         except ProviderError as exc:
             if exc.code == CREDIT_AGREEMENT_NOT_EXIST:
                 return AuthorisationResult(AuthorisationState.NOT_FOUND, authorisation_ref=authorisation_ref)
@@ -73,7 +75,7 @@ class AlipayZhimaProvider(AlipayProviderBase):
         state = CREDIT_AGREEMENT_STATES.get(str(node.get("agreement_status", "")), AuthorisationState.REVOKED)
         return AuthorisationResult(
             state,
-            authorisation_ref=authorisation_ref,
+            authorisation_ref=str(node.get("credit_agreement_id", authorisation_ref)),
             payer_id=str(node.get("alipay_user_id", payer_id)),
             raw=node,
         )

@@ -251,8 +251,11 @@ class PaymentProvider(Protocol):
     def authorise(self, sub: SubMerchant, request: AuthorisationRequest) -> AuthorisationResult: ...
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
-    ) -> AuthorisationResult: ...
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
+    ) -> AuthorisationResult:
+        """Where the shopper's authorisation stands. `out_request_no` (ours, from authorise()) finds it
+        when the provider's reference never reached us (a lost notification)."""
+        ...
 
     def revoke_authorisation(
         self, sub: SubMerchant, payer_id: str, authorisation_ref: str, reason: str

@@ -111,7 +111,7 @@ class WalletProvider:
         return AuthorisationResult(AuthorisationState.ACTIVE, payer_id=request.payer_id)
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         return AuthorisationResult(AuthorisationState.ACTIVE, payer_id=payer_id)
 

@@ -109,7 +109,7 @@ class WeChatJsapiProvider(WeChatProviderBase):
         raise not_supported("authorise")
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         raise not_supported("query_authorisation")
 

@@ -106,7 +106,7 @@ class WeChatPayscoreProvider(WeChatProviderBase):
         )
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         try:
             if payer_id:

@@ -111,7 +111,10 @@ def refresh_authorisation(authorisation: PayAfterAuthorisation) -> PayAfterAutho
     """Ask the provider where the authorisation stands (a lost notification, a revocation made in the
     provider's app)."""
     result = provider_for(authorisation.method).query_authorisation(
-        sub_merchant_for(authorisation.merchant_id), authorisation.payer_id, authorisation.authorisation_ref
+        sub_merchant_for(authorisation.merchant_id),
+        authorisation.payer_id,
+        authorisation.authorisation_ref,
+        authorisation.out_request_no,
     )
     if result.state == ProviderAuthorisationState.NOT_FOUND:
         return authorisation

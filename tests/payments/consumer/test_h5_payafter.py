@@ -117,6 +117,30 @@ def test_authorise_alipay_agreement_through_the_sign_page(
     assert authorisation.state == AuthorisationState.REVOKED
 
 
+def test_authorise_zhima_credit_pay_after_through_the_sign_page(
+    client: Any, world_a: Any, alipay_credentials: dict, alipay_sandbox: Any
+) -> None:
+    set_up_merchant(world_a, "alipay_zhima")
+    sign_in_alipay(client, world_a)
+    assert _state_on_page(client, world_a, "alipay_zhima") == "none"
+    start = client.post(f"{base(world_a)}/pay-after/alipay_zhima/authorise/")
+    assert start.status_code == 302 and start.url.startswith(alipay_credentials["base_url"])
+    page, form = browser.open_page(start.url)
+    assert "芝麻先享" in page.text
+    back = browser.submit(form, user_id=ALIPAY_USER, decision="allow")
+    assert back.status_code == 302
+    returned = client.get(browser.local_path(back.headers["location"]))
+    assert returned.status_code == 200
+    authorisation = PayAfterAuthorisation.objects.get()
+    assert (authorisation.method, authorisation.state, authorisation.payer_id) == (
+        "alipay_zhima",
+        AuthorisationState.ACTIVE,
+        ALIPAY_USER,
+    )
+    assert authorisation.authorisation_ref != ""
+    assert _state_on_page(client, world_a, "alipay_zhima") == "active"
+
+
 def test_authorising_alipay_after_a_wechat_sign_in_asks_alipay_who_you_are_first(
     client: Any, world_a: Any, wechat_credentials: dict, alipay_credentials: dict
 ) -> None:

@@ -89,7 +89,7 @@ class ScriptedProvider:
         return self._next(self.authorise_answers, default)  # type: ignore[no-any-return]
 
     def query_authorisation(
-        self, sub: SubMerchant, payer_id: str, authorisation_ref: str
+        self, sub: SubMerchant, payer_id: str, authorisation_ref: str, out_request_no: str = ""
     ) -> AuthorisationResult:
         self.calls.append(("query_authorisation", payer_id))
         return AuthorisationResult(AuthorisationState.ACTIVE, authorisation_ref="AG-1", payer_id=payer_id)
