@@ -34,7 +34,10 @@ class ProviderAccount(models.Model):
     gateway_public_key = models.TextField(_("gateway public key"), blank=True)
     gateway_public_key_id = models.CharField(_("gateway public key id"), max_length=64, blank=True)
     gateway_certificates = models.JSONField(_("gateway certificates"), default=dict, blank=True)
-    payscore_service_id = models.CharField(_("payscore service id"), max_length=40, blank=True)
+    # One service id field serves WeChat payscore and Alipay Zhima credit (芝麻先享) alike.
+    payscore_service_id = models.CharField(
+        _("service id (payscore / Zhima credit)"), max_length=40, blank=True
+    )
     notify_url = models.URLField(_("notification address"), max_length=200, blank=True)
     oauth_url = models.URLField(_("OAuth address"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
