@@ -665,8 +665,9 @@ def _search_single(
                 weight2 = weight + dw
                 lm = record(lp2, mean2, var2, lv2, key2, used2, weight2)
                 misplaced(lp2, lm - lp2, mean2, var2, key2, used2, weight2)
-                puts2 = puts if v > 0 else {**puts, sku: puts.get(sku, 0) - v}
-                visit(k1, lp2, mean2, var2, lv2, key2, puts2, used2, weight2, (fa2, fb2))
+                if k1 < n_home and used2 < max_items:  # else the child has nothing left to change
+                    puts2 = puts if v > 0 else {**puts, sku: puts.get(sku, 0) - v}
+                    visit(k1, lp2, mean2, var2, lv2, key2, puts2, used2, weight2, (fa2, fb2))
 
     lv0 = LOG_2PI + math.log(bv)
     lm0 = record(0.0, 0.0, bv, lv0, (), 0, 0)
@@ -867,8 +868,9 @@ def _search_bridged(
                 moves2 = [*moves, move]
                 record(lp2, mean2, var2, terms2, moves2, key2, used2, weight2)
                 misplaced(lp2, mean2, var2, sd2b, terms2, moves2, key2, used2, weight2)
-                puts2 = puts if v > 0 else {**puts, sku: puts.get(sku, 0) - v}
-                visit(k1, lp2, mean2, var2, sd2b, terms2, moves2, key2, puts2, used2, weight2, (fa2, fb2))
+                if k1 < n_home and used2 < max_items:  # else the child has nothing left to change
+                    puts2 = puts if v > 0 else {**puts, sku: puts.get(sku, 0) - v}
+                    visit(k1, lp2, mean2, var2, sd2b, terms2, moves2, key2, puts2, used2, weight2, (fa2, fb2))
 
     zero = [0.0] * m
     record(0.0, zero, list(base_var), (), [], (), 0, 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,8 +18,6 @@ JOINT_CAP = 256
 JOINT_FLOOR = 1e-12
 ALTERNATIVES = 3
 MIN_ALT_P = 1e-6
-
-Joint = tuple[float, dict[int, int], int, float]  # (probability, net units per SKU index, moves, grams)
 
 
 def _deltas(planogram: Planogram, evidence: Evidence) -> tuple[dict[str, float], dict[str, float]]:
@@ -49,135 +47,137 @@ def _normalised(post: ComponentPosterior) -> tuple[Part, float, float]:
     return probs, math.exp(post.log_unenumerated - z), math.exp(post.log_unexplained - z)
 
 
-_NUMPY_PAIRS = 320
-"""Above this many (joint, entry) pairs `_combine` ranks them with NumPy; below, in plain Python."""
 # (a, b) has at least (a + 1)·(b + 1) candidates no worse and generated no later (both lists are
 # sorted best first), so beyond that rank it can never be among the first JOINT_CAP.
 _RANKED = np.outer(np.arange(1, JOINT_CAP + 1), np.arange(1, JOINT_CAP + 1)) <= JOINT_CAP
 
 
-def _combine(parts: list[Part]) -> list[Joint]:
+class JointList(NamedTuple):
+    """Joint hypotheses over the components, best first, as parallel arrays (one row a hypothesis):
+    NumPy does per component what a list of dicts would do hypothesis by hypothesis."""
+
+    p: np.ndarray
+    """Probability (before the put-in factor)."""
+    counts: np.ndarray
+    """Net units per SKU index (hypotheses × SKUs)."""
+    units: np.ndarray
+    """Unit moves."""
+    grams: np.ndarray
+    """Predicted total delta."""
+
+
+def _combine(parts: list[Part], n_skus: int) -> JointList:
     """Joint hypotheses over the components: every pair of (joint so far, component entry) with
-    p·q ≥ JOINT_FLOOR, ranked by p·q (stable in generation order), the first JOINT_CAP kept.
+    p·q ≥ JOINT_FLOOR, ranked by p·q (stable in generation order: row by row, each row by column),
+    the first JOINT_CAP kept.
+
+    Most components of a session did not move: their second entry is ~1e-6 of the first, so that
+    often no joint hypothesis times it reaches the floor and every pair uses the best entry
+    (`_with_best_entry`: a few array operations); the others rank their pairs
+    (`_with_ranked_entries`). Each value is the same product, summed or multiplied in the same order,
+    as ranking the pairs one by one in Python would give (NumPy float64 and int64 arithmetic is
+    Python's), so the result is bit for bit the same."""
+    joint = JointList(
+        np.ones(1), np.zeros((1, n_skus), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1)
+    )
+    for probs in parts:
+        if not len(joint.p) or not probs:
+            return JointList(joint.p[:0], joint.counts[:0], joint.units[:0], joint.grams[:0])
+        # p·q only falls along a row and down a column (both lists are sorted best first, and
+        # x ≤ y implies x·q ≤ y·q in floating point): if the best joint hypothesis times the second
+        # entry is under the floor, so is every pair but those with the best entry.
+        if len(probs) == 1 or joint.p[0] * probs[1][0] < JOINT_FLOOR:
+            joint = _with_best_entry(joint, probs[0])
+        else:
+            joint = _with_ranked_entries(joint, probs[:JOINT_CAP])
+    return joint
+
+
+def _with_best_entry(joint: JointList, best: tuple[float, Key, int, float]) -> JointList:
+    """Every joint hypothesis with the component's best entry: the rank order is the joint list's
+    own (q is fixed), and the products under the floor are a suffix (p falls down the list).
+
+    Adding 0 units or 0 g is skipped: an identity, as joint grams are never -0.0 (they start at
+    +0.0, and a sum is -0.0 only when both terms are)."""
+    q, key, units, grams = best
+    p, counts, moves, total = joint.p * q, joint.counts, joint.units, joint.grams
+    if p[-1] < JOINT_FLOOR:
+        n = int(np.count_nonzero(p >= JOINT_FLOOR))
+        p, counts, moves, total = p[:n], counts[:n], moves[:n], total[:n]
+    if key:
+        counts = counts + _dense((key,), counts.shape[1])
+    if units:
+        moves = moves + units
+    if grams:
+        total = total + float(grams)
+    return JointList(p, counts, moves, total)
+
+
+def _with_ranked_entries(joint: JointList, entries: Part) -> JointList:
+    """The first JOINT_CAP pairs by p·q, ties in generation order (row by row, each by column).
 
     Both lists are sorted best first, so (i, j) has at least (i + 1)·(j + 1) candidates no worse and
-    generated no later: beyond that rank it can never be among the first JOINT_CAP. For the same
-    reason p·q only falls along a row and down the first column, so a row stops at the first product
-    below the floor, and the rows stop at the first row whose best product is below it."""
-    # Parallel lists (floats and ints are not tracked by the garbage collector, tuples are).
-    jv: list[float] = [1.0]
-    jc: list[dict[int, int]] = [{}]
-    ju: list[int] = [0]
-    jg: list[float] = [0.0]
-    cap = JOINT_CAP
-    for probs in parts:
-        nj, nb = len(jv), min(len(probs), cap)
-        if not nj or not nb:
-            return []
-        q = [e[0] for e in probs[:nb]]
-        if nj * nb > _NUMPY_PAIRS:
-            nv, oi, oj = _candidates_np(jv, q, nj, nb)
-        else:
-            nv, oi, oj = _candidates(jv, q, nj, nb)
-        if not any(oj):  # every pair uses the component's best entry
-            _, key, u, g = probs[0]
-            nc = [jc[i] for i in oi] if not key else [_add_key(jc[i], key) for i in oi]
-            nu = [ju[i] + u for i in oi]
-            ng = [jg[i] + g for i in oi]
-        else:
-            keys = [e[1] for e in probs[:nb]]
-            us = [e[2] for e in probs[:nb]]
-            gs = [e[3] for e in probs[:nb]]
-            pairs = list(zip(oi, oj, strict=True))
-            nc = [_add_key(jc[i], keys[j]) if keys[j] else jc[i] for i, j in pairs]
-            nu = [ju[i] + us[j] for i, j in pairs]
-            ng = [jg[i] + gs[j] for i, j in pairs]
-        jv, jc, ju, jg = nv, nc, nu, ng
-    return list(zip(jv, jc, ju, jg, strict=True))
+    generated no later: beyond that rank (`_RANKED`) it can never be among the first JOINT_CAP."""
+    nj, nb = len(joint.p), len(entries)
+    pq = (joint.p[:, None] * np.array([e[0] for e in entries])[None, :]).ravel()
+    flat = np.flatnonzero(_RANKED[:nj, :nb].ravel() & (pq >= JOINT_FLOOR))
+    top = flat[np.argsort(-pq[flat], kind="stable")[:JOINT_CAP]]
+    rows, cols = np.divmod(top, nb)
+    used = np.unique(cols).tolist()
+    keys = np.zeros((nb, joint.counts.shape[1]), dtype=np.int64)
+    keys[used] = _dense([entries[j][1] for j in used], joint.counts.shape[1])
+    return JointList(
+        pq[top],
+        joint.counts[rows] + keys[cols],
+        joint.units[rows] + np.array([e[2] for e in entries], dtype=np.int64)[cols],
+        joint.grams[rows] + np.array([e[3] for e in entries], dtype=float)[cols],
+    )
 
 
-def _candidates_np(
-    jv: list[float], q: list[float], nj: int, nb: int
-) -> tuple[list[float], list[int], list[int]]:
-    """`_candidates` with NumPy (many pairs): the products of all of them at once, ranked positions
-    only."""
-    pq = np.array(jv)[:, None] * np.array(q)[None, :]
-    flat = np.flatnonzero(_RANKED[:nj, :nb] & (pq >= JOINT_FLOOR))
-    top = flat[np.argsort(-pq.ravel()[flat], kind="stable")[:JOINT_CAP]]
-    return pq.ravel()[top].tolist(), (top // nb).tolist(), (top % nb).tolist()
+def _dense(keys: list[Key] | tuple[Key, ...], n_skus: int) -> np.ndarray:
+    """Component keys as rows of net units per SKU index."""
+    out = np.zeros((len(keys), n_skus), dtype=np.int64)
+    for row, key in enumerate(keys):
+        for k, n in key:
+            out[row, k] += n
+    return out
 
 
-_WIDTHS: dict[int, list[int]] = {}
-"""Per number of component entries: how many columns of each row `_candidates` may rank."""
-
-
-def _candidates(
-    jv: list[float], q: list[float], nj: int, nb: int
-) -> tuple[list[float], list[int], list[int]]:
-    """The ranked candidates of `_combine` in plain Python (few pairs): values, rows, columns.
-
-        Pairs are generated row by row, each row down to its first product under the floor (products
-        only fall along a row, q being sorted best first), and the rows down to the first whose best
-        product is under it (jv is sorted best first). Rows from `wide` on may rank their first column
-        only (cap // (i + 1) < 2): that column is generated in one go. (x ≤ y implies x·q ≤ y·q in floating
-    point too, so the cut-offs are the loop's.)"""
-    cap, floor = JOINT_CAP, JOINT_FLOOR
-    q0 = q[0]
-    wide = 0 if nb == 1 else min(nj, cap // 2)
-    widths = _WIDTHS.get(nb)
-    if widths is None:
-        widths = _WIDTHS[nb] = [min(nb, cap // (i + 1)) for i in range(cap)]
-    cv: list[float] = []
-    ci: list[int] = []
-    cj: list[int] = []
-    for i in range(wide):
-        p = jv[i]
-        value = p * q0
-        if value < floor:
-            break
-        cv.append(value)
-        ci.append(i)
-        cj.append(0)
-        for j in range(1, widths[i]):
-            value = p * q[j]
-            if value < floor:
-                break
-            cv.append(value)
-            ci.append(i)
-            cj.append(j)
-    else:
-        tail = [p * q0 for p in jv[wide:]]
-        n = len(tail)
-        while n and tail[n - 1] < floor:
-            n -= 1
-        if n:
-            cv.extend(tail[:n])
-            ci.extend(range(wide, wide + n))
-            cj.extend([0] * n)
-    if not any(cj):
-        # Only the component's best entry: generation order is rank order (p falls, q0 is fixed).
-        return cv, ci, cj
-    order = sorted(range(len(cv)), key=lambda k: -cv[k])[:cap]  # stable: ties keep generation order
-    return [cv[k] for k in order], [ci[k] for k in order], [cj[k] for k in order]
-
-
-def _add_key(counts: dict[int, int], key: Key) -> dict[int, int]:
-    """A copy of `counts` plus a component's net units (the original is shared, never mutated)."""
-    c = dict(counts)
-    for k, n in key:
-        c[k] = c.get(k, 0) + n
-    return c
-
-
-def _put_in_factor(prior: Prior, counts: Mapping[int, int]) -> float:
+def _put_in_factor(prior: Prior, unmatched: int) -> float:
     """Prior factor for units put in that the session did not take out: a put-in of a SKU is a
     return of a unit taken in the same session unless the SKU's net count is negative."""
-    unmatched = sum(-n for n in counts.values() if n < 0)
     return prior.unmatched_put_in**unmatched if unmatched else 1.0
 
 
-def _items(comp: Compiled, counts: Mapping[int, int]) -> Items:
-    return tuple(sorted((comp.sku_ids[k], n) for k, n in counts.items() if n))
+def _by_items(
+    comp: Compiled, prior: Prior, joint: JointList, max_items: int
+) -> tuple[dict[Items, tuple[float, float]], float]:
+    """Joint hypotheses summed per item list (probability, grams of the likeliest), best first
+    within each, with the put-in factor; and the probability the list does not hold.
+
+    That is everything not enumerated: unenumerated, unexplained and cut while combining (bounded
+    before the put-in factor, which only lowers masses), and hypotheses beyond max_items (counted
+    against us, with their put-in factor: conservative). Sums run in joint-list order."""
+    lost = max(0.0, 1.0 - sum(joint.p.tolist()))
+    unmatched = np.maximum(-joint.counts, 0).sum(axis=1)
+    factors = [_put_in_factor(prior, n) for n in range(int(unmatched.max(initial=0)) + 1)]
+    p = joint.p * np.array(factors)[unmatched]  # p·1.0 is p: the same products as one by one
+    beyond = joint.units > max_items
+    for p_beyond in p[beyond].tolist():
+        lost += p_beyond
+    kept = ~beyond
+    moved = np.flatnonzero(joint.counts.any(axis=0)).tolist()  # SKU indices some hypothesis moves
+    # One row of net units per item list (items are the row's nonzero entries), in first-seen order.
+    rows = map(tuple, joint.counts[kept][:, moved].tolist())
+    by_row: dict[tuple[int, ...], tuple[float, float]] = {}
+    for row, p_row, grams in zip(rows, p[kept].tolist(), joint.grams[kept].tolist(), strict=True):
+        old = by_row.get(row, (0.0, grams))
+        by_row[row] = (old[0] + p_row, old[1] if old[0] >= p_row else grams)
+    by_items = {
+        tuple(sorted((comp.sku_ids[k], n) for k, n in zip(moved, row, strict=True) if n)): value
+        for row, value in by_row.items()
+    }
+    return by_items, lost
 
 
 def _fmt(items: Items) -> str:
@@ -200,24 +200,7 @@ def run(planogram: Planogram, evidence: Evidence, *, threshold: float = 0.99, ma
         probs, _, unexpl = _normalised(post)
         parts.append(probs)
         unexplained.append((unexpl, ids))
-    combined = _combine(parts)
-    # Everything the joint list does not hold: unenumerated, unexplained and cut while combining
-    # (bounded before the put-in factor, which only lowers masses), and hypotheses beyond max_items
-    # (counted against us, with their put-in factor: conservative).
-    lost = max(0.0, 1.0 - sum(j[0] for j in combined))
-    joint: list[Joint] = []
-    for p, counts, units, grams in combined:
-        p *= _put_in_factor(prior, counts)
-        if units <= max_items:
-            joint.append((p, counts, units, grams))
-        else:
-            lost += p
-
-    by_items: dict[Items, tuple[float, float]] = {}
-    for p, counts, _, grams in joint:
-        key = _items(comp, counts)
-        old = by_items.get(key, (0.0, grams))
-        by_items[key] = (old[0] + p, old[1] if old[0] >= p else grams)
+    by_items, lost = _by_items(comp, prior, _combine(parts, len(comp.sku_ids)), max_items)
 
     vision = VisionModel(evidence.vision)
     if vision:
