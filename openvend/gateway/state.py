@@ -222,3 +222,8 @@ def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any) ->
         restock_door_event(
             device=device, session_key=body["session"], kind=kind, detail=body.get("detail") or {}, at=at
         )
+    if body.get("session") and kind in ("door_opened", "door_closed"):
+        # A shopper's door events move their session along (session = the open-door command's id).
+        from openvend.shopping.services import session_door_event
+
+        session_door_event(device=device, session_key=body["session"], kind=kind, at=at)

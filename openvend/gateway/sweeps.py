@@ -15,6 +15,7 @@ from openvend.devices.commands import commands_expire
 from openvend.devices.models import Alarm, DeadLetter, Device, DeviceState
 from openvend.gateway.ingest import prune_messages
 from openvend.inventory.restock_services import restock_sessions_expire
+from openvend.shopping.services import sessions_expire
 
 HEARTBEAT_S = 30
 MISSED_HEARTBEATS = 3
@@ -64,6 +65,7 @@ def run_sweeps(now: datetime | None = None, *, prune: bool = False) -> dict[str,
             "offline": mark_silent_offline(now),
             "commands_expired": commands_expire(now=now),
             "restock_sessions_expired": restock_sessions_expire(now),
+            **sessions_expire(now),
         }
     with transaction.atomic():
         result["offline_alarms"] = offline_alarms(now)

@@ -110,6 +110,21 @@ def _check_order(device: Any, order: ReplenishmentOrder | None) -> None:
         )
 
 
+def _check_no_shopper(device: Any) -> None:
+    """A shopper's visit (door possibly open, shelves being weighed) keeps restocking out. The device
+    row is locked first, as `session_start` does, so of a concurrent restock and shopping start one
+    waits for the other and then sees its session."""
+    from openvend.devices.models import Device
+    from openvend.shopping.selectors import shopping_in_progress
+
+    Device.objects.select_for_update().filter(pk=device.pk).first()
+    if shopping_in_progress(device):
+        raise ConflictError(
+            InventoryErrorCode.DEVICE_BUSY,
+            _("Device busy: a shopper is using this device. Try again when they have finished."),
+        )
+
+
 @transaction.atomic
 def restock_start(*, actor: Any, device: Any, order: ReplenishmentOrder | None = None) -> RestockSession:
     """Create the device's live restock session and send the door-open command in restock mode.
@@ -121,6 +136,7 @@ def restock_start(*, actor: Any, device: Any, order: ReplenishmentOrder | None =
         raise PermissionDenied(_("You may not open devices for restocking."))
     check_device_visible(actor, device)
     _check_order(device, order)
+    _check_no_shopper(device)
     if RestockSession.objects.filter(device=device, state__in=LIVE_RESTOCK_STATES).exists():
         raise _busy()
     session = RestockSession(merchant_id=device.merchant_id, device=device, replenisher=actor, order=order)

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "openvend.inventory",
     "openvend.consumers",
     "openvend.payments",
+    "openvend.shopping",
     "import_export",
     "openvend.consoles",
     "openvend.mobile",

@@ -1,0 +1,134 @@
+"""Shopping sessions as persisted state machines, each with its own append-only timeline, and the
+merchant's blacklist of shoppers."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from openvend.core.models import TenantModel
+from openvend.core.scope import DataScope
+from openvend.devices.choices import ShoppingFlow
+from openvend.payments.choices import PaymentMethod
+from openvend.payments.models.immutable import AppendOnly, AppendOnlyQuerySet
+from openvend.shopping.choices import DEVICE_BUSY_STATES, BlacklistSource, SessionState
+
+
+def _device_scope(scope: DataScope) -> Q:
+    from openvend.devices.models import Device
+
+    return Q(device__in=Device.objects.filter(Device.scope_q(scope)))
+
+
+class ShoppingSession(TenantModel):
+    """One shopper's visit to one device, from the scan to the settled order. One live per device."""
+
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.PROTECT, related_name="shopping_sessions", verbose_name=_("device")
+    )
+    site = models.ForeignKey(
+        "merchants.Site",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("site"),
+    )
+    consumer = models.ForeignKey(
+        "consumers.Consumer",
+        on_delete=models.PROTECT,
+        related_name="shopping_sessions",
+        verbose_name=_("consumer"),
+    )
+    flow = models.CharField(_("shopping flow"), max_length=20, choices=ShoppingFlow.choices)
+    state = models.CharField(
+        _("state"), max_length=20, choices=SessionState.choices, default=SessionState.CREATED, db_index=True
+    )
+    payment_method = models.CharField(_("payment method"), max_length=20, choices=PaymentMethod.choices)
+    # The open-door command; the device's door events carry its id as their `session`.
+    command = models.ForeignKey(
+        "devices.Command", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    opened_at = models.DateTimeField(_("door opened"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("door closed"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    door_alarm_at = models.DateTimeField(_("door-left-open alarm"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("shopping session")
+        verbose_name_plural = _("shopping sessions")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=Q(state__in=DEVICE_BUSY_STATES),
+                name="shoppingsession_one_live_per_device",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"shopping {self.pk} @{self.device_id}"
+
+    @classmethod
+    def scope_q(cls, scope: DataScope) -> Q:
+        return _device_scope(scope)
+
+
+class ShoppingEvent(AppendOnly, TenantModel):
+    """A session's timeline: every transition (with from/to) and every notable happening. Append-only."""
+
+    session = models.ForeignKey(
+        ShoppingSession, on_delete=models.PROTECT, related_name="events", verbose_name=_("shopping session")
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects: ClassVar[Any] = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("shopping event")
+        verbose_name_plural = _("shopping events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_state}→{self.to_state}"
+
+    @classmethod
+    def scope_q(cls, scope: DataScope) -> Q:
+        return Q(session__in=ShoppingSession.objects.filter(ShoppingSession.scope_q(scope)))
+
+
+class BlacklistEntry(TenantModel):
+    """A shopper the merchant refuses, by hand or by a rule, for good or until a date."""
+
+    consumer = models.ForeignKey(
+        "consumers.Consumer", on_delete=models.PROTECT, related_name="+", verbose_name=_("consumer")
+    )
+    reason = models.CharField(_("reason"), max_length=200)
+    source = models.CharField(
+        _("source"), max_length=10, choices=BlacklistSource.choices, default=BlacklistSource.MANUAL
+    )
+    active = models.BooleanField(_("active"), default=True)
+    until = models.DateTimeField(_("until"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("blacklist entry")
+        verbose_name_plural = _("blacklist entries")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["merchant", "consumer", "active"], name="blacklist_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer_id}: {self.reason}"
+
+    @classmethod
+    def scope_q(cls, scope: DataScope) -> Q:
+        return Q()

@@ -1,0 +1,165 @@
+"""What must hold before a shopper may open a device. Each check is its own function returning
+None or a Failure with a message for the shopper and a way forward (a button in the H5);
+`check_preconditions` runs them all so the shopper learns every problem at once.
+
+There are no business hours yet: neither sites nor devices record them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from openvend.shopping.choices import WayForward
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+    way_forward: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who wants to shop where, and how they will pay."""
+
+    device: Any
+    consumer: Any
+    method: str
+    now: datetime
+
+
+def device_in_service(attempt: Attempt) -> Failure | None:
+    from openvend.devices.choices import DeviceStatus
+
+    site = attempt.device.site
+    if attempt.device.status == DeviceStatus.ACTIVE and site is not None and site.is_active:
+        return None
+    return Failure("device_out_of_service", _("This device is not in service."), WayForward.CONTACT_STAFF)
+
+
+def device_online(attempt: Attempt) -> Failure | None:
+    from openvend.devices.models import DeviceState
+
+    if DeviceState.objects.filter(device_id=attempt.device.pk, online=True).exists():
+        return None
+    return Failure(
+        "device_offline",
+        _("This device is offline at the moment. Please try again later."),
+        WayForward.TRY_LATER,
+    )
+
+
+def device_not_locked(attempt: Attempt) -> Failure | None:
+    if not attempt.device.locked_by_foreign_object:
+        return None
+    return Failure(
+        "device_locked",
+        _("This device is locked until staff have checked it. Please contact customer service."),
+        WayForward.CONTACT_STAFF,
+    )
+
+
+def device_not_expired(attempt: Attempt) -> Failure | None:
+    expires = attempt.device.service_expires_at
+    if expires is None or expires > attempt.now:
+        return None
+    return Failure(
+        "device_expired",
+        _("This device's service period has ended. Please contact customer service."),
+        WayForward.CONTACT_STAFF,
+    )
+
+
+def shopper_not_frozen(attempt: Attempt) -> Failure | None:
+    from openvend.consumers.models import ConsumerStatus
+
+    if attempt.consumer.status != ConsumerStatus.FROZEN:
+        return None
+    return Failure(
+        "shopper_frozen",
+        _("Your account is frozen. Please contact customer service."),
+        WayForward.CONTACT_STAFF,
+    )
+
+
+def shopper_not_blacklisted(attempt: Attempt) -> Failure | None:
+    from openvend.shopping.selectors import blacklist_entry_of
+
+    if blacklist_entry_of(attempt.device.merchant_id, attempt.consumer, attempt.now) is None:
+        return None
+    return Failure(
+        "shopper_blacklisted",
+        _("You may not shop at this merchant's devices. Please contact customer service."),
+        WayForward.CONTACT_STAFF,
+    )
+
+
+def no_unpaid_order(attempt: Attempt) -> Failure | None:
+    from openvend.payments.selectors import unpaid_payments_of
+
+    if not unpaid_payments_of(attempt.consumer, attempt.device.merchant_id).exists():
+        return None
+    return Failure(
+        "unpaid_order",
+        _("You have an unpaid order. Please pay it before shopping again."),
+        WayForward.PAY_DEBT,
+    )
+
+
+def method_offered(attempt: Attempt) -> Failure | None:
+    from openvend.payments.models import SitePaymentMethod
+
+    offered = SitePaymentMethod.objects.filter(
+        site_id=attempt.device.site_id, method=attempt.method, enabled=True
+    ).exists()
+    if offered:
+        return None
+    return Failure(
+        "method_not_offered",
+        _("This payment method is not available at this device. Please choose another."),
+        WayForward.CHOOSE_METHOD,
+    )
+
+
+def pay_after_authorised(attempt: Attempt) -> Failure | None:
+    """A pay-after method charges once the door closes, without the shopper: it needs their standing
+    permission first. Other methods are paid by the shopper in person and need none."""
+    from openvend.payments.choices import PAY_AFTER_METHODS
+    from openvend.payments.selectors import active_authorisation
+
+    if attempt.method not in PAY_AFTER_METHODS:
+        return None
+    if active_authorisation(attempt.device.merchant_id, attempt.consumer, attempt.method) is not None:
+        return None
+    return Failure(
+        "not_authorised",
+        _("Please authorise pay-after payment before opening the door."),
+        WayForward.AUTHORISE,
+    )
+
+
+PRECONDITIONS: tuple[Callable[[Attempt], Failure | None], ...] = (
+    device_in_service,
+    device_online,
+    device_not_locked,
+    device_not_expired,
+    shopper_not_frozen,
+    shopper_not_blacklisted,
+    no_unpaid_order,
+    method_offered,
+    pay_after_authorised,
+)
+
+
+def check_preconditions(
+    *, device: Any, consumer: Any, method: str, now: datetime | None = None
+) -> list[Failure]:
+    """Every precondition that fails, in a stable order; empty when the shopper may go ahead."""
+    attempt = Attempt(device=device, consumer=consumer, method=method, now=now or timezone.now())
+    return [failure for check in PRECONDITIONS if (failure := check(attempt)) is not None]

@@ -1,0 +1,305 @@
+"""Shopping sessions: start (preconditions, one per device, the door command), the device's door
+events, and the clock. Every change of state goes through `transition()`: the row is locked, the
+move is checked against TRANSITIONS, and a ShoppingEvent with from/to is appended in the same
+transaction. Orders, recognition and charging build on the states this module reaches.
+
+A device is shared by shopping and restocking: both lock the device row before looking for the
+other's live session, so of two concurrent starts one waits for the other and then sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from openvend.core.errors import OpenVendError
+from openvend.devices.choices import ShoppingFlow
+from openvend.shopping.choices import DEVICE_BUSY_STATES, EventKind, SessionState
+from openvend.shopping.errors import DeviceBusy, InvalidTransition, PreconditionsFailed, ShoppingErrorCode
+from openvend.shopping.models import ShoppingEvent, ShoppingSession
+from openvend.shopping.preconditions import check_preconditions
+
+S = SessionState
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.CREATED: frozenset({S.OPENING, S.OPEN, S.CANCELLED}),
+    # A door may be reported closed without an "opened" we received (lost, or opened and shut at once).
+    S.OPENING: frozenset({S.OPEN, S.CLOSED, S.CANCELLED}),
+    # Once the door was open goods may have been taken: the session can only go on to be weighed.
+    S.OPEN: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset({S.RECOGNISING}),
+    S.RECOGNISING: frozenset({S.SETTLING, S.COMPLETED, S.REVIEW, S.FAILED}),
+    S.SETTLING: frozenset({S.COMPLETED, S.REVIEW, S.FAILED}),
+    S.REVIEW: frozenset({S.SETTLING, S.COMPLETED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+FINAL_STATES = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+DOOR_FLOWS = frozenset({ShoppingFlow.FULL_AUTO, ShoppingFlow.SEMI_AUTO})
+# Protocol v1 knows the open_door modes "staff" and "restock" only; a shopper's visit is not a restock.
+OPEN_DOOR_MODE = "staff"
+DEFAULT_OPENING_TIMEOUT_S = 60
+DEFAULT_DOOR_OPEN_MAX_S = 300
+
+
+def opening_timeout() -> timedelta:
+    """How long the door may stay unopened after the command before the session is cancelled."""
+    return timedelta(seconds=int(getattr(settings, "SHOPPING_OPENING_TIMEOUT_S", DEFAULT_OPENING_TIMEOUT_S)))
+
+
+def door_open_limit() -> timedelta:
+    """How long a shopper's door may stay open before a device alarm is raised."""
+    return timedelta(seconds=int(getattr(settings, "SHOPPING_DOOR_OPEN_MAX_S", DEFAULT_DOOR_OPEN_MAX_S)))
+
+
+def _record(session: ShoppingSession, kind: str, detail: dict[str, Any] | None = None) -> ShoppingEvent:
+    event: ShoppingEvent = ShoppingEvent.objects.create(
+        merchant_id=session.merchant_id, session=session, kind=kind, detail=detail or {}
+    )
+    return event
+
+
+def transition(
+    session: ShoppingSession,
+    to_state: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    changes: dict[str, Any] | None = None,
+) -> bool:
+    """Move `session` to `to_state`, recording why. False when it already was there (nothing written),
+    which makes a repeated device event harmless. The caller's instance is refreshed."""
+    with transaction.atomic():
+        locked = ShoppingSession.objects.select_for_update().get(pk=session.pk)
+        current = locked.state
+        if current == to_state:
+            session.state = current
+            return False
+        if to_state not in TRANSITIONS[current]:
+            raise InvalidTransition(current, to_state)
+        fields = dict(changes or {})
+        fields["state"] = to_state
+        if to_state in FINAL_STATES:
+            fields.setdefault("ended_at", timezone.now())
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*fields, "updated_at"])
+        ShoppingEvent.objects.create(
+            merchant_id=locked.merchant_id,
+            session=locked,
+            kind=kind,
+            from_state=current,
+            to_state=to_state,
+            detail=detail or {},
+        )
+    for name in [*fields, "updated_at"]:
+        setattr(session, name, getattr(locked, name))
+    return True
+
+
+def _device_from(qr_token: str | None, device: Any, flow: str | None) -> tuple[Any, str]:
+    from openvend.devices.models import Device
+    from openvend.devices.services import device_qr_verify
+
+    if qr_token is not None:
+        code, token_flow = device_qr_verify(qr_token)
+        device = Device.objects.filter(code=code).first()
+        flow = token_flow  # the signed code decides the flow, not the caller
+    if device is None:
+        raise OpenVendError(ShoppingErrorCode.UNKNOWN_DEVICE, _("This device is not in service."))
+    flow = flow or device.default_flow
+    if flow not in ShoppingFlow.values:
+        raise OpenVendError(
+            ShoppingErrorCode.UNKNOWN_FLOW, _("Unknown shopping flow %(flow)s.") % {"flow": flow}
+        )
+    return device, flow
+
+
+def _check_not_busy(device: Any) -> None:
+    from openvend.inventory.replenishment_selectors import restock_in_progress
+
+    if restock_in_progress(device):
+        raise DeviceBusy()
+    if ShoppingSession.objects.filter(device=device, state__in=DEVICE_BUSY_STATES).exists():
+        raise DeviceBusy()
+
+
+@transaction.atomic
+def session_start(
+    *,
+    consumer: Any,
+    method: str,
+    qr_token: str | None = None,
+    device: Any = None,
+    flow: str | None = None,
+) -> ShoppingSession:
+    """Check every precondition, take the device and open it: the session is left OPENING with the
+    open-door command queued (commands leave after commit), or OPEN on an open shelf, which has no door.
+
+    Refused with PreconditionsFailed (all failures) or DeviceBusy (another shopper or a restock has it;
+    the database allows one live session per device, so of concurrent starts exactly one wins)."""
+    from openvend.devices.choices import CommandKind
+    from openvend.devices.commands import command_send
+    from openvend.devices.models import Device
+
+    device, flow = _device_from(qr_token, device, flow)
+    device = Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
+    failures = check_preconditions(device=device, consumer=consumer, method=method)
+    if failures:
+        raise PreconditionsFailed(failures)
+    _check_not_busy(device)
+    session = ShoppingSession(
+        merchant_id=device.merchant_id,
+        device=device,
+        site_id=device.site_id,
+        consumer=consumer,
+        flow=flow,
+        payment_method=method,
+    )
+    try:
+        with transaction.atomic():
+            session.save()
+    except IntegrityError as exc:  # a concurrent start won the race
+        raise DeviceBusy() from exc
+    ShoppingEvent.objects.create(
+        merchant_id=session.merchant_id,
+        session=session,
+        kind=EventKind.CREATED,
+        to_state=S.CREATED,
+        detail={"flow": flow, "method": method},
+    )
+    if flow not in DOOR_FLOWS:
+        transition(session, S.OPEN, EventKind.SHELF_STARTED, changes={"opened_at": timezone.now()})
+        return session
+    command = command_send(
+        actor=None,
+        device=device,
+        kind=CommandKind.OPEN_DOOR,
+        params={"door": 1, "mode": OPEN_DOOR_MODE},
+        ttl_s=int(opening_timeout().total_seconds()),
+    )
+    transition(
+        session, S.OPENING, EventKind.DOOR_COMMAND, {"command": str(command.pk)}, changes={"command": command}
+    )
+    return session
+
+
+def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any]) -> None:
+    transition(session, S.CLOSED, kind, detail, changes={"closed_at": at})
+    transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED)
+
+
+def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime) -> bool:
+    """Apply a door event to the live shopping session it belongs to (its `session` is the open-door
+    command's id): opened → OPEN; closed → CLOSED, then RECOGNISING. Restock and unknown sessions,
+    and events that change nothing (a repeat), are ignored: False."""
+    if kind not in (EventKind.DOOR_OPENED, EventKind.DOOR_CLOSED):
+        return False
+    try:
+        command_id = uuid.UUID(str(session_key))
+    except ValueError:
+        return False
+    with transaction.atomic():
+        session = (
+            ShoppingSession.objects.select_for_update()
+            .filter(device_id=device.pk, command_id=command_id, state__in=(S.OPENING, S.OPEN))
+            .first()
+        )
+        if session is None:
+            return False
+        if kind == EventKind.DOOR_OPENED:
+            if session.state != S.OPENING:
+                return False
+            return transition(session, S.OPEN, kind, changes={"opened_at": at})
+        _close_and_recognise(session, kind, at, {})
+        return True
+
+
+@transaction.atomic
+def session_shelf_done(*, session: ShoppingSession) -> ShoppingSession:
+    """The shopper at an open shelf says they are done: what the shelf lost is theirs to recognise."""
+    locked = ShoppingSession.objects.select_for_update().get(pk=session.pk)
+    if locked.flow in DOOR_FLOWS or locked.state != S.OPEN:
+        raise InvalidTransition(locked.state, S.CLOSED)
+    _close_and_recognise(locked, EventKind.SHELF_DONE, timezone.now(), {})
+    return locked
+
+
+def _relock_if_needed(session: ShoppingSession) -> bool:
+    """The device relocks by itself when its door is not opened in time, so a lock command goes out
+    only when it does not report its bolt engaged. A disabled device takes no commands."""
+    from openvend.devices.choices import CommandKind, DoorState, LockState
+    from openvend.devices.commands import command_send
+    from openvend.devices.models import DeviceState
+
+    state = DeviceState.objects.filter(device_id=session.device_id).first()
+    if state is not None and state.lock == LockState.LOCKED and state.door != DoorState.OPEN:
+        return False
+    with contextlib.suppress(OpenVendError):
+        command_send(actor=None, device=session.device, kind=CommandKind.LOCK)
+        return True
+    return False
+
+
+def _cancel_unopened(pk: int, cutoff: datetime) -> bool:
+    with transaction.atomic():
+        session = (
+            ShoppingSession.objects.select_for_update()
+            .select_related("device")
+            .filter(pk=pk, state__in=(S.CREATED, S.OPENING), created_at__lt=cutoff)
+            .first()
+        )
+        if session is None:
+            return False
+        relocked = _relock_if_needed(session)
+        transition(session, S.CANCELLED, EventKind.EXPIRED, {"lock_command": relocked})
+        return True
+
+
+def _alarm_door_left_open(pk: int, cutoff: datetime, now: datetime) -> bool:
+    """Once per session: the shopper's door has been open too long. The lock-not-engaged alarm is the
+    device alarm that says exactly this (the bolt cannot fall while the door is open)."""
+    from openvend.devices.alarms import alarm_raise
+    from openvend.devices.choices import AlarmKind
+
+    with transaction.atomic():
+        session = (
+            ShoppingSession.objects.select_for_update()
+            .select_related("device")
+            .filter(pk=pk, state=S.OPEN, door_alarm_at__isnull=True, opened_at__lt=cutoff)
+            .first()
+        )
+        if session is None:
+            return False
+        assert session.opened_at is not None
+        detail = {"shopping_session": session.pk, "door_open_since": session.opened_at.isoformat()}
+        alarm_raise(device=session.device, kind=AlarmKind.LOCK_NOT_ENGAGED, detail=detail, at=now)
+        session.door_alarm_at = now
+        session.save(update_fields=["door_alarm_at", "updated_at"])
+        _record(session, EventKind.DOOR_LEFT_OPEN, detail)
+        return True
+
+
+def sessions_expire(now: datetime | None = None) -> dict[str, int]:
+    """The clock's part: a door never opened cancels its session (and relocks the device if it does not
+    report itself locked); a door left open raises one device alarm per session. Door flows only — an
+    open shelf has no door. Idempotent and safe on several gateways (rows are locked and re-checked)."""
+    now = now or timezone.now()
+    unopened_cutoff = now - opening_timeout()
+    unopened = ShoppingSession.objects.filter(
+        state__in=(S.CREATED, S.OPENING), created_at__lt=unopened_cutoff
+    )
+    cancelled = sum(_cancel_unopened(pk, unopened_cutoff) for pk in unopened.values_list("pk", flat=True))
+    open_cutoff = now - door_open_limit()
+    left_open = ShoppingSession.objects.filter(
+        state=S.OPEN, flow__in=DOOR_FLOWS, door_alarm_at__isnull=True, opened_at__lt=open_cutoff
+    )
+    alarms = sum(_alarm_door_left_open(pk, open_cutoff, now) for pk in left_open.values_list("pk", flat=True))
+    return {"shopping_sessions_cancelled": cancelled, "shopping_door_alarms": alarms}
