@@ -166,8 +166,12 @@ def test_a_command_goes_out_and_its_ack_comes_back(broker: RunningBroker, world,
 
 
 def test_a_device_cannot_publish_as_another(broker: RunningBroker, world, gateway: Gateway) -> None:
-    intruder = _device(broker, world, "LIVE-0004")
-    _device(broker, world, "LIVE-0005").close()
+    # Both are registered before either connects: on the in-memory SQLite of the first pass, a row
+    # written by the test while the gateway thread records a connection can meet a table lock.
+    _record, intruder_secret = activated_device(world, "LIVE-0004")
+    activated_device(world, "LIVE-0005")
+    broker.sync()
+    intruder = Device(broker, "LIVE-0004", intruder_secret)
     topic, payload = protocol.encode_up("LIVE-0005", "event", seq=1, body={"kind": "door_opened"})
     intruder.client.publish(topic, payload, qos=1).wait_for_publish(5)
     intruder.send("hb", {"uptime_s": 1}, 1)  # its own message, sent after the forged one
