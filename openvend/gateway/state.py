@@ -227,3 +227,8 @@ def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any) ->
         from openvend.shopping.services import session_door_event
 
         session_door_event(device=device, session_key=body["session"], kind=kind, at=at)
+    if body.get("session") and kind == "weight_change":
+        # A shopper's weight changes are the evidence of what they took (restock ones are not matched).
+        from openvend.shopping.services import session_weight_event
+
+        session_weight_event(device=device, session_key=body["session"], detail=body.get("detail") or {})

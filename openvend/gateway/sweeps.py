@@ -15,6 +15,7 @@ from openvend.devices.commands import commands_expire
 from openvend.devices.models import Alarm, DeadLetter, Device, DeviceState
 from openvend.gateway.ingest import prune_messages
 from openvend.inventory.restock_services import restock_sessions_expire
+from openvend.orders.services import sessions_settle_overdue
 from openvend.shopping.services import sessions_expire
 
 HEARTBEAT_S = 30
@@ -67,6 +68,8 @@ def run_sweeps(now: datetime | None = None, *, prune: bool = False) -> dict[str,
             "restock_sessions_expired": restock_sessions_expire(now),
             **sessions_expire(now),
         }
+    # Each session settles in its own transactions, and its charge is sent once that one commits.
+    result["orders_settled"] = sessions_settle_overdue(now)
     with transaction.atomic():
         result["offline_alarms"] = offline_alarms(now)
         result["door_alarms"] = door_alarms(now)

@@ -57,6 +57,9 @@ class ShoppingSession(TenantModel):
     closed_at = models.DateTimeField(_("door closed"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     door_alarm_at = models.DateTimeField(_("door-left-open alarm"), null=True, blank=True)
+    # Net weight change per load cell while the door was open (sensor id → grams, negative = taken):
+    # the evidence recognition reads once the door closes.
+    sensor_deltas_g = models.JSONField(_("weight changes (g)"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("shopping session")

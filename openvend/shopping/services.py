@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -192,8 +193,20 @@ def session_start(
 
 
 def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any]) -> None:
+    """The door is shut (or the shopper is done): weigh what left and settle, once this commits. The
+    order is made by a task so the gateway does not wait on recognition or the payment provider; if
+    the task is lost, the sweeper settles sessions left recognising (`orders.services`)."""
     transition(session, S.CLOSED, kind, detail, changes={"closed_at": at})
     transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED)
+    if session.flow in DOOR_FLOWS:  # an open shelf reports no per-visit weights to settle on
+        session_id = session.pk
+        transaction.on_commit(lambda: _settle_later(session_id))
+
+
+def _settle_later(session_id: int) -> None:
+    from openvend.orders.tasks import settle_session_task  # orders build on shopping: bind at call time
+
+    settle_session_task.enqueue(session_id)
 
 
 def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime) -> bool:
@@ -219,6 +232,33 @@ def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime
                 return False
             return transition(session, S.OPEN, kind, changes={"opened_at": at})
         _close_and_recognise(session, kind, at, {})
+        return True
+
+
+def session_weight_event(*, device: Any, session_key: str, detail: dict[str, Any]) -> bool:
+    """Add one `weight_change` (detail: sensor, delta_g) to the live shopping session it belongs to.
+    Only while the door may be open: after it closed the evidence is being read. Restock and unknown
+    sessions, and malformed details, are ignored: False."""
+    sensor, delta = str(detail.get("sensor", "")), detail.get("delta_g")
+    if not sensor or not isinstance(delta, int | float) or isinstance(delta, bool):
+        return False
+    try:
+        command_id = uuid.UUID(str(session_key))
+    except ValueError:
+        return False
+    with transaction.atomic():
+        session = (
+            ShoppingSession.objects.select_for_update()
+            .filter(device_id=device.pk, command_id=command_id, state__in=(S.OPENING, S.OPEN))
+            .first()
+        )
+        if session is None:
+            return False
+        deltas = dict(session.sensor_deltas_g or {})
+        # Summed as decimals so that many small changes do not drift by float rounding.
+        deltas[sensor] = float(Decimal(str(deltas.get(sensor, 0))) + Decimal(str(delta)))
+        session.sensor_deltas_g = deltas
+        session.save(update_fields=["sensor_deltas_g", "updated_at"])
         return True
 
 

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "openvend.consumers",
     "openvend.payments",
     "openvend.shopping",
+    "openvend.orders",
     "import_export",
     "openvend.consoles",
     "openvend.mobile",

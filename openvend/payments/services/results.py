@@ -6,6 +6,7 @@ heard."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,24 @@ from openvend.payments.services.states import (
 )
 
 logger = logging.getLogger(__name__)
+
+PaymentOutcomeListener = Callable[[Payment], object]
+# Whoever sold what a payment pays for (orders) registers here to hear when it is paid, failed or
+# closed; payments themselves stay ignorant of orders.
+_outcome_listeners: list[PaymentOutcomeListener] = []
+
+
+def on_payment_outcome(listener: PaymentOutcomeListener) -> None:
+    """Call `listener(payment)` in the same transaction whenever a result moves a payment to paid,
+    failed or closed. Registering the same listener twice keeps one."""
+    if listener not in _outcome_listeners:
+        _outcome_listeners.append(listener)
+
+
+def _announce_outcome(payment: Payment) -> None:
+    for listener in _outcome_listeners:
+        listener(payment)
+
 
 CHARGE_TO_PAYMENT: dict[ChargeState, str] = {
     ChargeState.PAID: PaymentState.PAID,
@@ -100,6 +119,8 @@ def apply_charge_result(
             set_fields(payment, next_check_at=backoff(payment.created_at, now))
         if changed and payment.state == PaymentState.PAID:
             close_superseded(payment)
+        if changed and payment.state in CHARGE_TO_PAYMENT.values():
+            _announce_outcome(payment)
     return changed
 
 

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrdersConfig(AppConfig):
+    name = "openvend.orders"
+    label = "orders"
+    verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        # Payments know nothing of what they pay for: orders ask to hear how each charge ends.
+        from openvend.orders.services import apply_payment_outcome
+        from openvend.payments.services.results import on_payment_outcome
+
+        on_payment_outcome(apply_payment_outcome)

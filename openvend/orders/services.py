@@ -1,0 +1,424 @@
+"""Settling a shopping session into an order, and following its payment to the end.
+
+    recognising ──accept, goods taken──► order pending_payment, session settling ──paid──► order paid
+         │                                            │                     └──failed──► the shopper owes it
+         ├──accept, nothing taken──► order closed at ¥0, session completed
+         └──review (or evidence we cannot act on)──► order review, session review: nothing charged or moved
+
+Every step can be repeated after a crash at any point. The decision is written in one transaction
+(order, lines, stock movements, session state, payment), under the session's row lock; a settler
+that comes second finds the order and only brings the session in line with it. The database backs
+this up: one order per session (OneToOne), the order number is unique, stock movements carry keys
+derived from the order number and product, and payments refuse a second attempt number.
+
+The charge is sent after the decision commits (`request_charge`). Payscore and Zhima charge by
+completing an order of their own at the provider, so for them the provider order is opened first,
+also after commit (`open_and_charge`); the sweeper repeats that step if the provider was unreachable.
+
+Put-backs: recognition reports the net units per product of the whole visit, so a unit taken and
+put back nets to zero and is simply not sold. A net negative count means goods went in that were not
+taken in this visit (the shopper's own, or another product on the wrong shelf): nobody can be charged
+for that, and stock would be wrong, so the order goes to review.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from openvend.core.errors import OpenVendError
+from openvend.orders.choices import OrderState, ReviewReason, SessionEventKind
+from openvend.orders.errors import OrderErrorCode
+from openvend.orders.models import Order, OrderLine
+from openvend.payments.choices import PaymentMethod, PaymentState
+from openvend.payments.models import Payment
+from openvend.shopping.choices import SessionState as S
+from openvend.shopping.models import ShoppingSession
+from openvend.shopping.services import DOOR_FLOWS, transition
+
+logger = logging.getLogger(__name__)
+
+# A session still recognising or settling this long after its last change lost its settling task
+# (or the process died mid-way): the sweeper settles it again.
+OVERDUE_AFTER = timedelta(minutes=1)
+SETTLED_PAYMENT_STATES = frozenset({PaymentState.PAID, PaymentState.FAILED, PaymentState.CLOSED})
+# Pay-after providers that charge by completing an order of their own (payscore's service order,
+# Zhima's credit order): it must be opened first. The wallet and agreement pay charge directly.
+OPENED_BEFORE_CHARGE = frozenset({PaymentMethod.WECHAT_PAYSCORE, PaymentMethod.ALIPAY_ZHIMA})
+
+
+def order_number_for(session: ShoppingSession) -> str:
+    """The order reference the payment providers see: derived from the session, so a second settle
+    of the same session can only ever arrive at the same number."""
+    return f"SO{session.pk:010d}"
+
+
+def sale_key(order_number: str, product_id: int) -> str:
+    return f"order-sale:{order_number}:{product_id}"
+
+
+@dataclass(frozen=True)
+class Taken:
+    product: Any
+    quantity: int
+
+
+@dataclass
+class Verdict:
+    """What recognition concluded and what we make of it. `evidence` is kept on the order."""
+
+    evidence: dict[str, Any]
+    taken: list[Taken] = field(default_factory=list)
+    review_reason: str = ""
+
+
+def _active_planogram(session: ShoppingSession) -> Any:
+    from openvend.inventory.choices import PlanogramStatus
+    from openvend.inventory.models import Planogram
+
+    return (
+        Planogram.objects.filter(device_id=session.device_id, status=PlanogramStatus.ACTIVE)
+        .select_related("device", "device__kind")
+        .order_by("-version")
+        .first()
+    )
+
+
+def _recognise(session: ShoppingSession) -> Verdict:
+    """Read the session's weight changes against the planogram with the ledger's on-hand counts."""
+    from openvend.catalog.selectors import is_sellable
+    from openvend.inventory.recognition_export import COUNTS_ON_HAND, recognition_planogram
+    from openvend.recognition.model import Evidence, Planogram, recognize
+
+    deltas = {str(sensor): float(grams) for sensor, grams in (session.sensor_deltas_g or {}).items()}
+    evidence: dict[str, Any] = {"sensor_deltas_g": deltas}
+    plan = _active_planogram(session)
+    if plan is None:
+        return Verdict(evidence, review_reason=ReviewReason.NO_PLANOGRAM)
+    evidence["planogram_version"] = plan.version
+    try:
+        engine_plan = Planogram.from_dict(recognition_planogram(plan, counts=COUNTS_ON_HAND))
+        result = recognize(engine_plan, Evidence(session=str(session.pk), deltas_g=deltas))
+    except (ValueError, KeyError) as exc:
+        evidence["error"] = str(exc)[:200]
+        return Verdict(evidence, review_reason=ReviewReason.BAD_EVIDENCE)
+    found = result.to_dict()
+    found.pop("session", None)
+    evidence.update(found)
+    if result.decision != "accept":
+        return Verdict(evidence, review_reason=ReviewReason.RECOGNITION)
+    if any(qty < 0 for _sku, qty in result.items):
+        return Verdict(evidence, review_reason=ReviewReason.PUT_IN)
+    products = {slot.product.sku: slot.product for slot in plan.slots.select_related("product")}
+    taken = []
+    for sku, qty in result.items:
+        product = products.get(sku)
+        if product is None:
+            return Verdict(evidence, review_reason=ReviewReason.UNKNOWN_PRODUCT)
+        if not is_sellable(session.device, product):
+            return Verdict(evidence, review_reason=ReviewReason.NOT_SELLABLE)
+        taken.append(Taken(product, qty))
+    return Verdict(evidence, taken=taken)
+
+
+def _new_order(session: ShoppingSession, state: str, evidence: dict[str, Any]) -> Order:
+    order: Order = Order.objects.create(
+        merchant_id=session.merchant_id,
+        number=order_number_for(session),
+        session=session,
+        device_id=session.device_id,
+        site_id=session.site_id,
+        consumer_id=session.consumer_id,
+        state=state,
+        recognition=evidence,
+    )
+    return order
+
+
+def _review(session: ShoppingSession, verdict: Verdict) -> Order:
+    order = _new_order(
+        session, OrderState.REVIEW, {**verdict.evidence, "review_reason": verdict.review_reason}
+    )
+    detail = {"order": order.number, "reason": verdict.review_reason}
+    transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
+    return order
+
+
+def _nothing_taken(session: ShoppingSession, verdict: Verdict) -> Order:
+    order = _new_order(session, OrderState.CLOSED, verdict.evidence)
+    transition(session, S.COMPLETED, SessionEventKind.NOTHING_TAKEN, {"order": order.number})
+    return order
+
+
+def _price_lines(session: ShoppingSession, order: Order, taken: list[Taken]) -> list[OrderLine]:
+    """Unit prices as they stood when the door closed (the moment of the purchase)."""
+    from openvend.catalog.selectors import price_for
+
+    at: datetime = session.closed_at or timezone.now()
+    lines = []
+    for item in sorted(taken, key=lambda t: t.product.sku):
+        unit = price_for(session.device, item.product, at).price_fen
+        lines.append(
+            OrderLine(
+                merchant_id=order.merchant_id,
+                order=order,
+                product=item.product,
+                quantity=item.quantity,
+                unit_price_fen=unit,
+                amount_fen=unit * item.quantity,
+            )
+        )
+    return OrderLine.objects.bulk_create(lines)
+
+
+def _post_sales(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
+    from openvend.inventory.choices import MovementKind
+    from openvend.inventory.ledger import Source, post_movement
+
+    for line in lines:
+        post_movement(
+            device=session.device,
+            product=line.product,
+            quantity=-line.quantity,
+            kind=MovementKind.SALE,
+            reason=f"order {order.number}",
+            source=Source.of(order),
+            idempotency_key=sale_key(order.number, line.product_id),
+        )
+
+
+def _charge(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
+    """Create the payment and ask for the charge; it is sent once everything here has committed."""
+    from openvend.payments.selectors import active_authorisation
+    from openvend.payments.services.charging import create_payment, request_charge
+    from openvend.payments.services.errors import PaymentRuleError
+
+    transition(
+        session, S.SETTLING, SessionEventKind.SETTLING, {"order": order.number, "total_fen": order.total_fen}
+    )
+    device_name = session.device.name or session.device.code
+    try:
+        payment = create_payment(
+            merchant=session.merchant,
+            order_ref=order.number,
+            amount_fen=order.total_fen,
+            method=session.payment_method,
+            description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
+            consumer=session.consumer,
+            site=session.site,
+            authorisation=active_authorisation(session.merchant_id, session.consumer, session.payment_method),
+        )
+    except PaymentRuleError as exc:
+        # The goods are gone (recognition was sure) but this method cannot collect: staff decide.
+        order.state = OrderState.REVIEW
+        order.recognition = {
+            **order.recognition,
+            "review_reason": ReviewReason.PAYMENT_REFUSED,
+            "payment_error": exc.code,
+        }
+        order.save(update_fields=["state", "recognition", "updated_at"])
+        detail = {"order": order.number, "reason": ReviewReason.PAYMENT_REFUSED, "code": exc.code}
+        transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
+        return
+    order.payment = payment
+    order.save(update_fields=["payment", "updated_at"])
+    if payment.method in OPENED_BEFORE_CHARGE:
+        order_id = order.pk
+        transaction.on_commit(lambda: open_and_charge(Order.objects.get(pk=order_id)))
+        return
+    request_charge(payment, _charge_lines(lines), amount_fen=order.total_fen)
+
+
+def _charge_lines(lines: Iterable[OrderLine]) -> list[Any]:
+    from openvend.payments.providers.base import ChargeLine
+
+    return [
+        ChargeLine(name=line.product.name[:60], amount_fen=line.amount_fen, quantity=line.quantity)
+        for line in lines
+    ]
+
+
+def _charge_requested(payment: Payment) -> bool:
+    from openvend.payments.models import PaymentEvent
+    from openvend.payments.services.charging import LINES_EVENT
+
+    return PaymentEvent.objects.filter(payment=payment, kind=LINES_EVENT).exists()
+
+
+def open_and_charge(order: Order) -> None:
+    """For payscore and Zhima: open the provider's order for the payment, then ask for the charge.
+    A provider call, so it runs after the order has committed; repeated (by the sweeper, after an
+    unreachable provider or a crash) it opens at most once and requests the charge at most once.
+    A provider that refuses to open leaves nothing to charge: the order goes to review."""
+    from openvend.payments.models import PaymentEvent
+    from openvend.payments.services.charging import open_pay_after, request_charge
+    from openvend.payments.services.errors import PaymentRuleError
+
+    if order.payment_id is None:
+        return
+    payment = Payment.objects.select_related("authorisation").get(pk=order.payment_id)
+    if payment.state != PaymentState.CREATED or _charge_requested(payment):
+        return
+    if not PaymentEvent.objects.filter(payment=payment, kind="pay_after_opened").exists():
+        try:
+            open_pay_after(payment, risk_amount_fen=order.total_fen)
+        except PaymentRuleError as exc:
+            payment.refresh_from_db()
+            if payment.state == PaymentState.CLOSED:
+                _refused(order, exc.code)
+            return  # unreachable: the sweeper tries again
+    lines = list(order.lines.select_related("product").order_by("product__sku"))
+    request_charge(payment, _charge_lines(lines), amount_fen=order.total_fen)
+
+
+def _refused(order: Order, code: str) -> None:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.state != OrderState.PENDING_PAYMENT:
+            return
+        order.state = OrderState.REVIEW
+        order.recognition = {
+            **order.recognition,
+            "review_reason": ReviewReason.PAYMENT_REFUSED,
+            "payment_error": code,
+        }
+        order.save(update_fields=["state", "recognition", "updated_at"])
+        session = ShoppingSession.objects.get(pk=order.session_id)
+        if session.state == S.SETTLING:
+            detail = {"order": order.number, "reason": ReviewReason.PAYMENT_REFUSED, "code": code}
+            transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
+
+
+def _sell(session: ShoppingSession, verdict: Verdict) -> Order:
+    order = _new_order(session, OrderState.PENDING_PAYMENT, verdict.evidence)
+    lines = _price_lines(session, order, verdict.taken)
+    order.total_fen = sum(line.amount_fen for line in lines)
+    order.save(update_fields=["total_fen", "updated_at"])
+    _post_sales(session, order, lines)
+    if order.total_fen == 0:  # free goods: sold (stock moves) but nothing to collect
+        order.state = OrderState.CLOSED
+        order.save(update_fields=["state", "updated_at"])
+        transition(
+            session, S.COMPLETED, SessionEventKind.NOTHING_TAKEN, {"order": order.number, "free": True}
+        )
+        return order
+    _charge(session, order, lines)
+    return order
+
+
+def _resume(session: ShoppingSession, order: Order) -> None:
+    """Bring a session in line with the order an earlier settle made (it was interrupted, or another
+    settler finished first): nothing is recognised, sold or charged again."""
+    if session.state == S.RECOGNISING:
+        if order.state == OrderState.REVIEW:
+            transition(session, S.REVIEW, SessionEventKind.REVIEW, {"order": order.number, "resumed": True})
+        elif order.payment_id is None:
+            transition(
+                session, S.COMPLETED, SessionEventKind.NOTHING_TAKEN, {"order": order.number, "resumed": True}
+            )
+        else:
+            detail = {"order": order.number, "total_fen": order.total_fen, "resumed": True}
+            transition(session, S.SETTLING, SessionEventKind.SETTLING, detail)
+    payment = order.payment
+    if session.state != S.SETTLING or payment is None:
+        return
+    if payment.state in SETTLED_PAYMENT_STATES:
+        apply_payment_outcome(payment)
+    elif payment.method in OPENED_BEFORE_CHARGE:
+        open_and_charge(order)
+
+
+def settle_session(session: ShoppingSession) -> Order | None:
+    """Turn a door-flow session that is recognising into its one order: review, ¥0, or sold and
+    charged (see the module doc). Safe to call any number of times, concurrently too; a session that
+    is not recognising and has no order yet is left alone (None)."""
+    session = ShoppingSession.objects.select_related("device", "merchant", "consumer", "site").get(
+        pk=session.pk
+    )
+    if session.flow not in DOOR_FLOWS:
+        raise OpenVendError(
+            OrderErrorCode.NOT_SETTLEABLE,
+            _("Only a visit through a door is settled from its weight changes."),
+        )
+    existing = Order.objects.filter(session=session).select_related("payment").first()
+    if existing is not None:
+        _resume(session, existing)
+        return existing
+    if session.state != S.RECOGNISING:
+        return None
+    verdict = _recognise(session)  # read-only and slow-ish: outside the lock
+    with transaction.atomic():
+        locked = (
+            ShoppingSession.objects.select_for_update(of=("self",))
+            .select_related("device", "merchant", "consumer", "site")
+            .get(pk=session.pk)
+        )
+        if locked.state != S.RECOGNISING or Order.objects.filter(session=locked).exists():
+            settled: Order | None = Order.objects.filter(session=locked).first()
+            return settled
+        if verdict.review_reason:
+            return _review(locked, verdict)
+        if not verdict.taken:
+            return _nothing_taken(locked, verdict)
+        return _sell(locked, verdict)
+
+
+def apply_payment_outcome(payment: Payment) -> Order | None:
+    """A payment of an order was paid, failed or closed: the order and its session follow. Called
+    by payments (see `openvend.payments.services.results.on_payment_outcome`) in the transaction
+    that records the result. Repeating it changes nothing. None when the payment is no order's."""
+    order = Order.objects.filter(merchant_id=payment.merchant_id, number=payment.order_ref).first()
+    if order is None:
+        return None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if payment.state == PaymentState.PAID:
+            # Money taken is never ignored, whichever attempt took it.
+            if order.state != OrderState.PAID:
+                order.state = OrderState.PAID
+                order.paid_fen = payment.amount_fen
+                order.payment = payment
+                order.paid_at = timezone.now()
+                order.save(update_fields=["state", "paid_fen", "payment", "paid_at", "updated_at"])
+            kind = SessionEventKind.PAID
+        elif payment.pk != order.payment_id or order.state != OrderState.PENDING_PAYMENT:
+            return order  # an earlier or abandoned attempt, or an order already settled
+        elif payment.state == PaymentState.FAILED:
+            kind = SessionEventKind.PAYMENT_FAILED  # the order stays pending_payment: the shopper owes it
+        elif payment.state == PaymentState.CLOSED:
+            order.state = OrderState.CLOSED
+            order.save(update_fields=["state", "updated_at"])
+            kind = SessionEventKind.PAYMENT_CLOSED
+        else:
+            return order
+        session = ShoppingSession.objects.get(pk=order.session_id)
+        if session.state == S.SETTLING:
+            detail = {"order": order.number, "payment": payment.out_trade_no, "payment_state": payment.state}
+            transition(session, S.COMPLETED, kind, detail)
+    return order
+
+
+def sessions_settle_overdue(now: datetime | None = None) -> int:
+    """The sweeper's part: settle again every door-flow session left recognising or settling for more
+    than OVERDUE_AFTER (a lost task, a crash between steps). Returns how many changed state."""
+    now = now or timezone.now()
+    overdue = ShoppingSession.objects.filter(
+        state__in=(S.RECOGNISING, S.SETTLING), flow__in=DOOR_FLOWS, updated_at__lt=now - OVERDUE_AFTER
+    ).values_list("pk", "state")
+    changed = 0
+    for pk, state in list(overdue):
+        session = ShoppingSession.objects.get(pk=pk)
+        try:
+            settle_session(session)
+        except Exception:  # one broken session must not stop the others being settled
+            logger.exception("settling an overdue session failed", extra={"session": pk})
+            continue
+        changed += ShoppingSession.objects.filter(pk=pk).exclude(state=state).exists()
+    return changed
