@@ -209,22 +209,29 @@ def _settle_later(session_id: int) -> None:
     settle_session_task.enqueue(session_id)
 
 
+def _door_session_for_update(device: Any, session_key: str) -> ShoppingSession | None:
+    """The live session (door not yet closed) whose open-door command id is the device's `session`,
+    locked; None for restock and unknown sessions. Call inside a transaction."""
+    try:
+        command_id = uuid.UUID(str(session_key))
+    except ValueError:
+        return None
+    found: ShoppingSession | None = (
+        ShoppingSession.objects.select_for_update()
+        .filter(device_id=device.pk, command_id=command_id, state__in=(S.OPENING, S.OPEN))
+        .first()
+    )
+    return found
+
+
 def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime) -> bool:
     """Apply a door event to the live shopping session it belongs to (its `session` is the open-door
     command's id): opened → OPEN; closed → CLOSED, then RECOGNISING. Restock and unknown sessions,
     and events that change nothing (a repeat), are ignored: False."""
     if kind not in (EventKind.DOOR_OPENED, EventKind.DOOR_CLOSED):
         return False
-    try:
-        command_id = uuid.UUID(str(session_key))
-    except ValueError:
-        return False
     with transaction.atomic():
-        session = (
-            ShoppingSession.objects.select_for_update()
-            .filter(device_id=device.pk, command_id=command_id, state__in=(S.OPENING, S.OPEN))
-            .first()
-        )
+        session = _door_session_for_update(device, session_key)
         if session is None:
             return False
         if kind == EventKind.DOOR_OPENED:
@@ -242,16 +249,8 @@ def session_weight_event(*, device: Any, session_key: str, detail: dict[str, Any
     sensor, delta = str(detail.get("sensor", "")), detail.get("delta_g")
     if not sensor or not isinstance(delta, int | float) or isinstance(delta, bool):
         return False
-    try:
-        command_id = uuid.UUID(str(session_key))
-    except ValueError:
-        return False
     with transaction.atomic():
-        session = (
-            ShoppingSession.objects.select_for_update()
-            .filter(device_id=device.pk, command_id=command_id, state__in=(S.OPENING, S.OPEN))
-            .first()
-        )
+        session = _door_session_for_update(device, session_key)
         if session is None:
             return False
         deltas = dict(session.sensor_deltas_g or {})
