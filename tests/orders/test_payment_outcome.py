@@ -15,7 +15,7 @@ from openvend.orders.services import apply_payment_outcome
 from openvend.payments.choices import PaymentState
 from openvend.payments.models import Payment
 from openvend.payments.selectors import wallet_balance
-from openvend.payments.services.charging import pay_pending
+from openvend.payments.services.charging import cancel_payment, pay_pending
 from openvend.payments.services.wallet import wallet_recharge
 from openvend.shopping.choices import SessionState as S
 from openvend.shopping.errors import PreconditionsFailed
@@ -103,3 +103,22 @@ def test_a_payment_of_no_order_is_none_of_orders_business(store: Store) -> None:
     owed = store.shop.owe(shopper)
     assert apply_payment_outcome(owed) is None
     assert Order.objects.count() == 0
+
+
+def test_waiving_the_debt_closes_the_order_and_frees_the_shopper(
+    store: Store, settled: Callable[..., Any]
+) -> None:
+    shopper = store.shopper(balance_fen=100)  # a cola costs 350
+    session = store.start(shopper)
+    settled(lambda: store.visit(session, [("s1-1", -COLA_G)]))
+    owed = Payment.objects.get()
+    assert owed.state == PaymentState.FAILED
+
+    cancel_payment(owed, "waived by customer service")
+
+    order = Order.objects.get(session=session)
+    owed.refresh_from_db()
+    assert owed.state == PaymentState.CLOSED
+    assert (order.state, order.total_fen, order.paid_fen) == (OrderState.CLOSED, 350, 0)
+    assert wallet_balance(store.device.merchant, shopper) == 100  # nothing was taken from the wallet
+    store.start(shopper)  # no longer owed: the next visit may start

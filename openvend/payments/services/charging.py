@@ -46,7 +46,7 @@ from openvend.payments.providers.base import (
 )
 from openvend.payments.registry import provider_for
 from openvend.payments.services.errors import PaymentErrorCode, PaymentRuleError
-from openvend.payments.services.results import apply_charge_result
+from openvend.payments.services.results import announce_outcome, apply_charge_result
 from openvend.payments.services.states import record_event, set_fields, transition
 
 logger = logging.getLogger(__name__)
@@ -435,7 +435,8 @@ def cancel_payment(payment: Payment, reason: str, actor: Any = None) -> Payment:
                 )
             detail["provider_cancel"] = result.state.value
     with transaction.atomic():
-        transition(payment, PaymentState.CLOSED, "cancelled", detail, actor)
+        if transition(payment, PaymentState.CLOSED, "cancelled", detail, actor):
+            announce_outcome(payment)  # a waived debt closes the order it was for
         if actor is not None:
             audit_record(
                 actor=actor,

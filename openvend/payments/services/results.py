@@ -41,7 +41,8 @@ def on_payment_outcome(listener: PaymentOutcomeListener) -> None:
         _outcome_listeners.append(listener)
 
 
-def _announce_outcome(payment: Payment) -> None:
+def announce_outcome(payment: Payment) -> None:
+    """Tell the registered listeners that `payment` reached paid, failed or closed."""
     for listener in _outcome_listeners:
         listener(payment)
 
@@ -120,7 +121,7 @@ def apply_charge_result(
         if changed and payment.state == PaymentState.PAID:
             close_superseded(payment)
         if changed and payment.state in CHARGE_TO_PAYMENT.values():
-            _announce_outcome(payment)
+            announce_outcome(payment)
     return changed
 
 
