@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from openvend.consumers.models import Consumer, ConsumerIdentity
 from openvend.payments import config_services
@@ -35,7 +36,18 @@ from tests.browser.test_consoles import CHROMIUM_ARGS, _shot
 from tests.payments.consumer.conftest import wechat_credentials  # noqa: F401
 from tests.payments.consumer.h5 import OPENID, base, owed, set_up_merchant
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The shopper's return page and the provider's notification reach the live server at the same
+# moment; on the in-memory SQLite of the first pass its request threads share the test's one
+# connection, so these run in the PostgreSQL pass, where each request has its own.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="Concurrent requests need a connection per live-server thread (PostgreSQL pass).",
+    ),
+]
 
 PHONE = {"width": 375, "height": 740}
 TIMEOUT_MS = 15_000
