@@ -21,8 +21,9 @@ DEVICES_PER_MERCHANT = 3
 FAULTS = ("temperature_high", "camera_fault", "lock_fault")
 
 
-def _free_port(preferred: int = 18830) -> int:
-    """The embedded broker avoids 1883 so it never collides with a broker already running there."""
+def free_port(preferred: int = 18830) -> int:
+    """`preferred` if it is free, else any free port. The demo's own services (the embedded broker,
+    the payment sandboxes) use ports of their own so they never collide with real ones (1883, ...)."""
     for port in (preferred, 0):
         with socket.socket() as probe:
             try:
@@ -30,7 +31,7 @@ def _free_port(preferred: int = 18830) -> int:
             except OSError:
                 continue
             return int(probe.getsockname()[1])
-    raise OSError("no free port for the embedded MQTT broker")
+    raise OSError("no free port for a demo service")
 
 
 @dataclass
@@ -79,7 +80,7 @@ def start_demo_fleet(var_dir: Any) -> DemoFleet:
         url, shared = settings.MQTT_URL, settings.MQTT_SHARED_GROUP
     else:
         broker = EmbeddedBroker(
-            port=_free_port(), gateway_username=settings.MQTT_GATEWAY_USERNAME, gateway_password=password
+            port=free_port(), gateway_username=settings.MQTT_GATEWAY_USERNAME, gateway_password=password
         )
         broker.start()
         url, shared = broker.url, ""  # amqtt has no shared subscriptions; one gateway runs here

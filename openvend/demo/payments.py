@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from openvend.demo.fleet import _free_port
+from openvend.demo.fleet import free_port
 from openvend.merchants.models import Merchant, Site
 from openvend.payments import config_services
 from openvend.payments.choices import GatewayMode, PaymentMethod, Provider
@@ -111,8 +111,8 @@ def configure_demo_payments(wechat: WeChatSandbox, alipay: AlipaySandbox, site_u
 
 def start_demo_payments(site_url: str) -> DemoPayments:
     wechat = WeChatSandbox(time_scale=TIME_SCALE)
-    wechat.start(port=_free_port(18801))
+    wechat.start(port=free_port(18801))
     alipay = AlipaySandbox(time_scale=TIME_SCALE)
-    alipay.start(port=_free_port(18802))
+    alipay.start(port=free_port(18802))
     configure_demo_payments(wechat, alipay, site_url)
     return DemoPayments(wechat=wechat, alipay=alipay)
