@@ -25,6 +25,67 @@ class ReviewReason(models.TextChoices):
     UNKNOWN_PRODUCT = "unknown_product", _("a recognised product is not in the merchant's library")
     NOT_SELLABLE = "not_sellable", _("a product taken is not on sale at this device")
     PAYMENT_REFUSED = "payment_refused", _("the payment could not be created")
+    PAYMENT_FAILED = "payment_failed", _("the charge failed and the order is still owed")
+    DEVICE_FAULT = "device_fault", _("the device reported a fault during the visit")
+    CART_MISMATCH = "cart_mismatch", _("what the shopper paid for differs from what was taken")
+    NOT_CHECKED_OUT = "not_checked_out", _("goods were taken but the shopper did not pay in the app")
+    UNPAID_ESCALATED = "unpaid_escalated", _("the order stayed unpaid past the merchant's limit")
+    APPEAL = "appeal", _("the shopper appealed the order")
+
+
+class LineSource(models.TextChoices):
+    """Where an order's lines came from."""
+
+    RECOGNITION = "recognition", _("recognised from the shelves' weights")
+    CART = "cart", _("added by the shopper in the app")
+    STAFF = "staff", _("set by staff")
+
+
+class Resolution(models.TextChoices):
+    """What staff did with an abnormal order."""
+
+    CONFIRMED = "confirmed", _("confirmed and charged")
+    ADJUSTED = "adjusted", _("lines adjusted")
+    WAIVED = "waived", _("waived")
+    CHARGED = "charged", _("charge requested again")
+    REFUNDED = "refunded", _("refunded")
+    CORRECTED = "corrected", _("correction order made")
+    DISMISSED = "dismissed", _("nothing to change")
+
+
+class CorrectionKind(models.TextChoices):
+    STAFF = "staff", _("staff correction")
+    APPEAL = "appeal", _("customer appeal")
+    SUPPLEMENT = "supplement", _("supplementary charge")
+
+
+class CorrectionState(models.TextChoices):
+    """A correction settles its difference: a refund (delta < 0), a charge (delta > 0) or nothing."""
+
+    PENDING = "pending", _("settling the difference")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class AppealReason(models.TextChoices):
+    NOT_TAKEN = "not_taken", _("charged for goods I did not take")
+    WRONG_ITEM = "wrong_item", _("a different product was charged")
+    WRONG_PRICE = "wrong_price", _("the price is wrong")
+    CHARGED_TWICE = "charged_twice", _("charged twice")
+    OTHER = "other", _("something else")
+
+
+class AppealState(models.TextChoices):
+    OPEN = "open", _("waiting for customer service")
+    UPHELD = "upheld", _("upheld")
+    REJECTED = "rejected", _("rejected")
+
+
+class UnpaidAction(models.TextChoices):
+    """What happens to an order still unpaid after the merchant's limit."""
+
+    CLOSE = "close", _("close it (waive the debt)")
+    ESCALATE = "escalate", _("escalate it to staff as an abnormal order")
 
 
 class SessionEventKind(models.TextChoices):

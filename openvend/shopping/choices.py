@@ -45,6 +45,15 @@ class BlacklistSource(models.TextChoices):
     RULE = "rule", _("added by a rule")
 
 
+class BlacklistRuleKind(models.TextChoices):
+    """What a blacklist rule counts over its window."""
+
+    APPEALS_UPHELD = "appeals_upheld", _("appeals upheld")
+    APPEALS_REJECTED = "appeals_rejected", _("appeals rejected")
+    UNPAID_ORDERS = "unpaid_orders", _("orders left unpaid past the limit")
+    FOREIGN_OBJECT = "foreign_object", _("foreign objects put into a cabinet")
+
+
 class EventKind(models.TextChoices):
     CREATED = "created", _("session created")
     DOOR_COMMAND = "door_command", _("door-open command sent")

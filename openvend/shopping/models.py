@@ -15,7 +15,7 @@ from openvend.core.scope import DataScope
 from openvend.devices.choices import ShoppingFlow
 from openvend.payments.choices import PaymentMethod
 from openvend.payments.models.immutable import AppendOnly, AppendOnlyQuerySet
-from openvend.shopping.choices import DEVICE_BUSY_STATES, BlacklistSource, SessionState
+from openvend.shopping.choices import DEVICE_BUSY_STATES, BlacklistRuleKind, BlacklistSource, SessionState
 
 
 def _device_scope(scope: DataScope) -> Q:
@@ -122,6 +122,9 @@ class BlacklistEntry(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    rule = models.ForeignKey(
+        "shopping.BlacklistRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="entries"
+    )
 
     class Meta:
         verbose_name = _("blacklist entry")
@@ -131,6 +134,29 @@ class BlacklistEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.consumer_id}: {self.reason}"
+
+    @classmethod
+    def scope_q(cls, scope: DataScope) -> Q:
+        return Q()
+
+
+class BlacklistRule(TenantModel):
+    """Blacklist a shopper automatically: `threshold` counted happenings of `kind` within
+    `window_days` add an entry lasting `ban_days` (none: until staff lift it)."""
+
+    kind = models.CharField(_("counts"), max_length=20, choices=BlacklistRuleKind.choices)
+    threshold = models.PositiveSmallIntegerField(_("threshold"), default=3)
+    window_days = models.PositiveSmallIntegerField(_("within (days)"), default=7)
+    ban_days = models.PositiveSmallIntegerField(_("ban for (days)"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("blacklist rule")
+        verbose_name_plural = _("blacklist rules")
+        ordering = ["kind", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ≥{self.threshold}/{self.window_days}d"
 
     @classmethod
     def scope_q(cls, scope: DataScope) -> Q:

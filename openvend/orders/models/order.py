@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from openvend.core.models import TenantModel
 from openvend.core.scope import DataScope
-from openvend.orders.choices import OrderState
+from openvend.orders.choices import LineSource, OrderState, Resolution, ReviewReason
 
 
 def _device_scope(scope: DataScope) -> Q:
@@ -55,7 +56,26 @@ class Order(TenantModel):
         verbose_name=_("payment"),
     )
     recognition = models.JSONField(_("recognition"), default=dict, blank=True)
+    line_source = models.CharField(
+        _("lines from"), max_length=12, choices=LineSource.choices, default=LineSource.RECOGNITION
+    )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    refunded_fen = models.PositiveIntegerField(_("refunded (fen)"), default=0)
+    # An abnormal order waits for staff while it has a reason and no resolution.
+    abnormal_reason = models.CharField(
+        _("abnormal because"), max_length=20, choices=ReviewReason.choices, blank=True, db_index=True
+    )
+    resolution = models.CharField(_("resolution"), max_length=12, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -64,6 +84,10 @@ class Order(TenantModel):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def is_abnormal(self) -> bool:
+        return bool(self.abnormal_reason) and not self.resolution
 
     @classmethod
     def scope_q(cls, scope: DataScope) -> Q:
