@@ -60,7 +60,8 @@ class Appeal(TenantModel):
 class Correction(TenantModel):
     """A correction order: the order's lines as they should have been, and the difference settled
     through the original payment route (refund when negative, a new charge when positive).
-    `lines`: [{"product": id, "sku": str, "name": str, "unit_price_fen": int, "before": int, "after": int}]."""
+    `lines`: [{"product": id, "sku": str, "name": str, "unit_price_fen": int, "before": int,
+    "after": int}]."""
 
     number = models.CharField(_("number"), max_length=30, unique=True)
     order = models.ForeignKey(
