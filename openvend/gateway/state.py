@@ -109,7 +109,12 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
         _last_will(state, device, message, received)
         return
     if message.seq <= state.last_seq:
-        return  # a replay of something older than the state we hold
+        # Not a replay (the store has dropped those) but a first arrival older than the state we
+        # hold — from another gateway sharing the subscription, say. The device's state has moved
+        # on; what the event means for a visit or an alarm still counts.
+        if message.type == "event":
+            _event_effects(device, message.body, received)
+        return
     state.last_seq = message.seq
     state.last_machine_ts = message.ts
     state.clock_skew_ms = int(received.timestamp() * 1000) - message.ts
@@ -210,7 +215,14 @@ def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any) ->
         _set_component(state, device, field, value, at)
         if kind == "door_opened":
             state.door_session = body.get("session", "") or ""
-    elif kind == "foreign_object":
+    _event_effects(device, body, at)
+
+
+def _event_effects(device: Device, body: dict[str, Any], at: Any) -> None:
+    """What an event means beyond the device's state: alarms and the visit it belongs to. Each
+    effect ignores a repeat, so this may run for events that arrive late or out of order."""
+    kind = body["kind"]
+    if kind == "foreign_object":
         alarm_raise(device=device, kind=AlarmKind.FOREIGN_OBJECT, detail=body.get("detail") or {}, at=at)
         if device.foreign_object_lock and not device.locked_by_foreign_object:
             Device.objects.filter(pk=device.pk).update(locked_by_foreign_object=True)

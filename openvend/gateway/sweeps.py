@@ -15,7 +15,9 @@ from openvend.devices.commands import commands_expire
 from openvend.devices.models import Alarm, DeadLetter, Device, DeviceState
 from openvend.gateway.ingest import prune_messages
 from openvend.inventory.restock_services import restock_sessions_expire
+from openvend.orders.cart_services import shelf_sessions_abandon
 from openvend.orders.services import sessions_settle_overdue
+from openvend.orders.unpaid import orders_unpaid_sweep
 from openvend.shopping.services import sessions_expire
 
 HEARTBEAT_S = 30
@@ -70,6 +72,8 @@ def run_sweeps(now: datetime | None = None, *, prune: bool = False) -> dict[str,
         }
     # Each session settles in its own transactions, and its charge is sent once that one commits.
     result["orders_settled"] = sessions_settle_overdue(now)
+    result.update(orders_unpaid_sweep(now))
+    result["shelf_sessions_abandoned"] = shelf_sessions_abandon(now)
     with transaction.atomic():
         result["offline_alarms"] = offline_alarms(now)
         result["door_alarms"] = door_alarms(now)

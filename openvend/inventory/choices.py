@@ -35,6 +35,19 @@ class RestockState(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class RestockEventKind(models.TextChoices):
+    """What a restock session's timeline records."""
+
+    STARTED = "started", _("door-open command sent")
+    DOOR_OPENED = "door_opened", _("door opened")
+    DOOR_CLOSED = "door_closed", _("door closed")
+    COUNTED = "counted", _("count entered")
+    PHOTO = "photo", _("photo added")
+    COMPLETED = "completed", _("stock posted")
+    CANCELLED = "cancelled", _("cancelled")
+    EXPIRED = "expired", _("timed out: cancelled and locked")
+
+
 class StockTakeState(models.TextChoices):
     COUNTING = "counting", _("Counting")
     SUBMITTED = "submitted", _("Submitted for approval")

@@ -18,6 +18,10 @@ progress and its door is shut.
     opening ──(door_opened)──► open ──(door_closed / "door closed" in the app)──► closed ──► completed
        └────────────────────────┴─────────────────────────────────────────────────┴──────► cancelled
 
+Every move goes through `RESTOCK_MACHINE` (`restock_machine`), the machinery shopping sessions use:
+the row is locked, the move checked, and a RestockEvent with from/to appended in the same
+transaction. The timeline also records each count entered and each photo. Nobody is charged.
+
 Restock mode on the device: the `open_door` command carries `"mode": "restock"` (protocol §7),
 and every event of the visit carries the command's id as its `session` — which is how door and
 weight events find their way here (`restock_door_event`, called by the gateway's state derivation).
@@ -42,7 +46,7 @@ from django.utils.translation import gettext as _
 from openvend.audit.choices import AuditAction
 from openvend.audit.services import audit_record, snapshot
 from openvend.core.errors import ConflictError, OpenVendError
-from openvend.inventory.choices import MovementKind, ReplenishmentState, RestockState
+from openvend.inventory.choices import MovementKind, ReplenishmentState, RestockEventKind, RestockState
 from openvend.inventory.errors import InventoryErrorCode
 from openvend.inventory.ledger import Source, post_movement
 from openvend.inventory.models import ReplenishmentOrder, RestockLine, RestockSession
@@ -55,11 +59,13 @@ from openvend.inventory.replenishment_services import (
     check_device_visible,
     replenishment_order_settle_from_restock,
 )
+from openvend.inventory.restock_machine import RESTOCK_MACHINE
 from openvend.inventory.restock_rules import START_PERMISSIONS, check_may_act_on_restock, check_position
 from openvend.inventory.restock_sensors import sensor_quantities
 from openvend.inventory.selectors import on_hand
 
 R = RestockState
+E = RestockEventKind
 DEFAULT_TIMEOUT_MIN = 30
 # Device events that move a restock session along; all carry the session (= command id).
 RESTOCK_EVENTS = frozenset({"door_opened", "door_closed", "weight_change"})
@@ -145,10 +151,13 @@ def restock_start(*, actor: Any, device: Any, order: ReplenishmentOrder | None =
             session.save()
     except IntegrityError as exc:  # a concurrent start won the race
         raise _busy() from exc
-    session.command = command_send(
+    command = command_send(
         actor=actor, device=device, kind=CommandKind.OPEN_DOOR, params={"door": 1, "mode": "restock"}
     )
+    session.command = command
     session.save(update_fields=["command", "updated_at"])
+    detail = {"command": str(command.pk), "order": order.pk if order is not None else None}
+    RESTOCK_MACHINE.record(session, E.STARTED, detail, to_state=R.OPENING)
     audit_record(actor=actor, action=AuditAction.CREATE, instance=session, after=session_snapshot(session))
     return session
 
@@ -179,10 +188,10 @@ def _prefill_lines(session: RestockSession) -> None:
             line.save(update_fields=["sensor_quantity"])
 
 
-def _close(session: RestockSession, at: datetime) -> None:
-    session.state = R.CLOSED
-    session.closed_at = at
-    session.save(update_fields=["state", "closed_at", "updated_at"])
+def _close(session: RestockSession, at: datetime, reported_by: str) -> None:
+    RESTOCK_MACHINE.transition(
+        session, R.CLOSED, E.DOOR_CLOSED, {"reported_by": reported_by}, changes={"closed_at": at}
+    )
     _prefill_lines(session)
 
 
@@ -207,12 +216,11 @@ def restock_door_event(
         if session is None:
             return False
         before = session_snapshot(session)
+        # Out-of-order and repeated door events are ignored here, not refused: the device is not wrong.
         if kind == "door_opened" and session.state == R.OPENING:
-            session.state = R.OPEN
-            session.opened_at = at
-            session.save(update_fields=["state", "opened_at", "updated_at"])
+            RESTOCK_MACHINE.transition(session, R.OPEN, E.DOOR_OPENED, changes={"opened_at": at})
         elif kind == "door_closed" and session.state in (R.OPENING, R.OPEN):
-            _close(session, at)
+            _close(session, at, "device")
         elif kind == "weight_change" and session.state in (R.OPENING, R.OPEN):
             sensor, delta = str(detail.get("sensor", "")), detail.get("delta_g")
             if not sensor or not isinstance(delta, int | float) or isinstance(delta, bool):
@@ -254,7 +262,7 @@ def restock_door_closed(*, actor: Any, session: RestockSession) -> RestockSessio
             _("The device reports its door still open. Close it firmly and try again."),
         )
     before = session_snapshot(locked)
-    _close(locked, timezone.now())
+    _close(locked, timezone.now(), "replenisher")
     audit_record(
         actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=session_snapshot(locked)
     )
@@ -270,8 +278,11 @@ def _apply_count(session: RestockSession, product: Any, lane: int, counted: int 
         )
     check_position(session.device, product, lane)
     line, _created = RestockLine.objects.get_or_create(session=session, product=product, lane=lane)
-    line.counted_quantity = counted
-    line.save(update_fields=["counted_quantity"])
+    if line.counted_quantity != counted:
+        line.counted_quantity = counted
+        line.save(update_fields=["counted_quantity"])
+        detail = {"product": product.pk, "lane": lane, "counted": counted}
+        RESTOCK_MACHINE.record(session, E.COUNTED, detail)
     return line
 
 
@@ -357,10 +368,14 @@ def restock_complete(
             )
         elif posted is not None and posted < 0:  # units taken out
             movements.append(_post_removal(actor, locked, line, posted))
-    locked.has_discrepancy = locked.lines.filter(discrepancy=True).exists()
-    locked.state = R.COMPLETED
-    locked.completed_at = timezone.now()
-    locked.save(update_fields=["has_discrepancy", "state", "completed_at", "updated_at"])
+    has_discrepancy = locked.lines.filter(discrepancy=True).exists()
+    RESTOCK_MACHINE.transition(
+        locked,
+        R.COMPLETED,
+        E.COMPLETED,
+        {"movements": [movement.pk for movement in movements], "discrepancy": has_discrepancy},
+        changes={"has_discrepancy": has_discrepancy, "completed_at": timezone.now()},
+    )
     audit_record(
         actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=session_snapshot(locked)
     )
@@ -398,10 +413,11 @@ def _post_removal(actor: Any, session: RestockSession, line: RestockLine, quanti
         ) from exc
 
 
-def _cancel(actor: Any, session: RestockSession, message: str = "") -> RestockSession:
+def _cancel(
+    actor: Any, session: RestockSession, kind: str, detail: dict[str, Any], message: str = ""
+) -> RestockSession:
     before = session_snapshot(session)
-    session.state = R.CANCELLED
-    session.save(update_fields=["state", "updated_at"])
+    RESTOCK_MACHINE.transition(session, R.CANCELLED, kind, detail)
     audit_record(
         actor=actor,
         action=AuditAction.UPDATE,
@@ -420,7 +436,7 @@ def restock_cancel(*, actor: Any, session: RestockSession) -> RestockSession:
     check_may_act_on_restock(actor, locked)
     if locked.state not in LIVE_RESTOCK_STATES:
         raise _refuse(locked, _("cancel"))
-    return _cancel(actor, locked)
+    return _cancel(actor, locked, E.CANCELLED, {})
 
 
 def restock_sessions_expire(now: datetime | None = None) -> int:
@@ -448,11 +464,13 @@ def restock_sessions_expire(now: datetime | None = None) -> int:
             )
             if session is None:
                 continue
-            _cancel(None, session, message="expired")
-            expired += 1
+            lock = None
             # A disabled device takes no commands; the session is cancelled regardless.
             with contextlib.suppress(OpenVendError):
-                command_send(actor=None, device=session.device, kind=CommandKind.LOCK)
+                lock = command_send(actor=None, device=session.device, kind=CommandKind.LOCK)
+            detail = {"lock_command": str(lock.pk) if lock is not None else None}
+            _cancel(None, session, E.EXPIRED, detail, message="expired")
+            expired += 1
     return expired
 
 
@@ -479,6 +497,7 @@ def restock_photo_upload(*, actor: Any, session: RestockSession, photo: Any) -> 
     image.seek(0)
     locked.photo.save(f"restock-{locked.pk}-{uuid.uuid4().hex[:8]}.{_extension(image)}", image, save=False)
     locked.save(update_fields=["photo", "updated_at"])
+    RESTOCK_MACHINE.record(locked, E.PHOTO, {"photo": locked.photo.name})
     audit_record(
         actor=actor, action=AuditAction.UPDATE, instance=locked, before=before, after=session_snapshot(locked)
     )

@@ -22,6 +22,7 @@ from openvend.inventory.models import ReplenishmentOrder, RestockLine, RestockSe
 from openvend.inventory.restock_rules import may_act_on_restock, may_restock
 
 LOGIN = "mobile:login"
+TIMELINE_LENGTH = 6
 
 
 def _require(user: Any, perm: str) -> None:
@@ -80,7 +81,13 @@ def _context(request: HttpRequest, device: Device) -> dict[str, Any]:
         "orders": list(orders),
         "has_camera": device.kind.has_camera,
         "command": session.command if session else None,
+        "timeline": _timeline(session) if session and may_act else [],
     }
+
+
+def _timeline(session: RestockSession) -> list[Any]:
+    """The visit so far, in short: its last few events, oldest first."""
+    return list(session.events.order_by("-id")[:TIMELINE_LENGTH])[::-1]
 
 
 @login_required(login_url=LOGIN)

@@ -8,7 +8,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from openvend.orders.models import Order
+from openvend.orders.models import Order, OrderPolicy
+
+
+def policy_for(merchant_id: int) -> OrderPolicy:
+    """The merchant's order settings; the defaults (unsaved) for a merchant that never set them."""
+    found: OrderPolicy | None = OrderPolicy.objects.filter(merchant_id=merchant_id).first()
+    return found if found is not None else OrderPolicy(merchant_id=merchant_id)
 
 
 def order_for_session(session: Any) -> Order | None:
@@ -62,3 +68,27 @@ def order_timeline(order: Order) -> list[TimelineEntry]:
         for e in payment_events
     ]
     return [entry for *_key, entry in sorted(entries, key=lambda row: row[:3])]
+
+
+def order_snapshot(order: Order) -> dict[str, Any]:
+    """The order's fields and its lines, for audit rows written before and after a staff action."""
+    from openvend.audit.services import snapshot
+
+    lines = [
+        {
+            "product": line.product_id,
+            "quantity": line.quantity,
+            "unit_price_fen": line.unit_price_fen,
+            "amount_fen": line.amount_fen,
+        }
+        for line in order.lines.order_by("product_id")
+    ]
+    return {**snapshot(order), "lines": lines}
+
+
+def open_appeal_of(order: Order) -> Any:
+    """The order's appeal still waiting for customer service, if any."""
+    from openvend.orders.choices import AppealState
+    from openvend.orders.models import Appeal
+
+    return Appeal.objects.filter(order=order, state=AppealState.OPEN).first()

@@ -34,7 +34,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from openvend.core.errors import OpenVendError
-from openvend.orders.choices import OrderState, ReviewReason, SessionEventKind
+from openvend.devices.choices import ShoppingFlow
+from openvend.orders.choices import LineSource, OrderState, ReviewReason, SessionEventKind
 from openvend.orders.errors import OrderErrorCode
 from openvend.orders.models import Order, OrderLine
 from openvend.payments.choices import PaymentMethod, PaymentState
@@ -99,6 +100,9 @@ def _recognise(session: ShoppingSession) -> Verdict:
 
     deltas = {str(sensor): float(grams) for sensor, grams in (session.sensor_deltas_g or {}).items()}
     evidence: dict[str, Any] = {"sensor_deltas_g": deltas}
+    faults = _device_faults_during(session)
+    if faults:
+        evidence["device_faults"] = faults
     plan = _active_planogram(session)
     if plan is None:
         return Verdict(evidence, review_reason=ReviewReason.NO_PLANOGRAM)
@@ -112,6 +116,8 @@ def _recognise(session: ShoppingSession) -> Verdict:
     found = result.to_dict()
     found.pop("session", None)
     evidence.update(found)
+    if faults:  # the weights may be wrong however sure recognition is
+        return Verdict(evidence, review_reason=ReviewReason.DEVICE_FAULT)
     if result.decision != "accept":
         return Verdict(evidence, review_reason=ReviewReason.RECOGNITION)
     if any(qty < 0 for _sku, qty in result.items):
@@ -126,6 +132,29 @@ def _recognise(session: ShoppingSession) -> Verdict:
             return Verdict(evidence, review_reason=ReviewReason.NOT_SELLABLE)
         taken.append(Taken(product, qty))
     return Verdict(evidence, taken=taken)
+
+
+# Device alarms that make a visit's weights untrustworthy when raised while the visit was under way.
+FAULT_ALARMS = ("camera_fault", "offline", "foreign_object", "lock_not_engaged")
+
+
+def _device_faults_during(session: ShoppingSession) -> list[dict[str, Any]]:
+    """Alarms the device raised between the scan and the door closing — except the door-left-open
+    alarm the session itself raised (that is the shopper's doing, not a fault)."""
+    from openvend.devices.models import Alarm
+
+    until = session.closed_at or timezone.now()
+    alarms = Alarm.objects.filter(
+        device_id=session.device_id,
+        kind__in=FAULT_ALARMS,
+        opened_at__gte=session.created_at,
+        opened_at__lte=until,
+    ).order_by("opened_at")
+    return [
+        {"alarm": alarm.pk, "kind": alarm.kind, "at": alarm.opened_at.isoformat()}
+        for alarm in alarms
+        if (alarm.detail or {}).get("shopping_session") != session.pk
+    ]
 
 
 def _new_order(session: ShoppingSession, state: str, evidence: dict[str, Any]) -> Order:
@@ -146,6 +175,15 @@ def _review(session: ShoppingSession, verdict: Verdict) -> Order:
     order = _new_order(
         session, OrderState.REVIEW, {**verdict.evidence, "review_reason": verdict.review_reason}
     )
+    order.abnormal_reason = verdict.review_reason
+    order.save(update_fields=["abnormal_reason", "updated_at"])
+    if verdict.review_reason == ReviewReason.PUT_IN:  # something went in that was not taken out
+        from openvend.shopping.blacklist_services import blacklist_rules_apply
+        from openvend.shopping.choices import BlacklistRuleKind
+
+        blacklist_rules_apply(
+            merchant_id=session.merchant_id, consumer=session.consumer, kind=BlacklistRuleKind.FOREIGN_OBJECT
+        )
     detail = {"order": order.number, "reason": verdict.review_reason}
     transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
     return order
@@ -218,12 +256,13 @@ def _charge(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> N
     except PaymentRuleError as exc:
         # The goods are gone (recognition was sure) but this method cannot collect: staff decide.
         order.state = OrderState.REVIEW
+        order.abnormal_reason = ReviewReason.PAYMENT_REFUSED
         order.recognition = {
             **order.recognition,
             "review_reason": ReviewReason.PAYMENT_REFUSED,
             "payment_error": exc.code,
         }
-        order.save(update_fields=["state", "recognition", "updated_at"])
+        order.save(update_fields=["state", "abnormal_reason", "recognition", "updated_at"])
         detail = {"order": order.number, "reason": ReviewReason.PAYMENT_REFUSED, "code": exc.code}
         transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
         return
@@ -284,12 +323,13 @@ def _refused(order: Order, code: str) -> None:
         if order.state != OrderState.PENDING_PAYMENT:
             return
         order.state = OrderState.REVIEW
+        order.abnormal_reason = ReviewReason.PAYMENT_REFUSED
         order.recognition = {
             **order.recognition,
             "review_reason": ReviewReason.PAYMENT_REFUSED,
             "payment_error": code,
         }
-        order.save(update_fields=["state", "recognition", "updated_at"])
+        order.save(update_fields=["state", "abnormal_reason", "recognition", "updated_at"])
         session = ShoppingSession.objects.get(pk=order.session_id)
         if session.state == S.SETTLING:
             detail = {"order": order.number, "reason": ReviewReason.PAYMENT_REFUSED, "code": code}
@@ -349,6 +389,8 @@ def settle_session(session: ShoppingSession) -> Order | None:
         )
     existing = Order.objects.filter(session=session).select_related("payment").first()
     if existing is not None:
+        if existing.line_source == LineSource.CART and session.state == S.RECOGNISING:
+            _cross_check(session, existing)
         _resume(session, existing)
         return existing
     if session.state != S.RECOGNISING:
@@ -363,11 +405,70 @@ def settle_session(session: ShoppingSession) -> Order | None:
         if locked.state != S.RECOGNISING or Order.objects.filter(session=locked).exists():
             settled: Order | None = Order.objects.filter(session=locked).first()
             return settled
+        if locked.flow == ShoppingFlow.SEMI_AUTO:
+            return _semi_auto_unpaid(locked, verdict)
         if verdict.review_reason:
             return _review(locked, verdict)
         if not verdict.taken:
             return _nothing_taken(locked, verdict)
         return _sell(locked, verdict)
+
+
+def checkout_deadline(session: ShoppingSession) -> datetime:
+    """Until when a semi-automatic shopper may still pay in the app after closing the door."""
+    from openvend.orders.selectors import policy_for
+
+    closed = session.closed_at or session.updated_at
+    return closed + timedelta(minutes=policy_for(session.merchant_id).checkout_within_min)
+
+
+def _semi_auto_unpaid(session: ShoppingSession, verdict: Verdict) -> Order | None:
+    """A semi-automatic visit whose door closed before the shopper paid in the app. Nothing taken →
+    done at ¥0 at once; otherwise they have until the checkout deadline, after which what the
+    shelves lost becomes an abnormal order for staff (nothing is charged without the shopper)."""
+    if not verdict.review_reason and not verdict.taken:
+        return _nothing_taken(session, verdict)
+    if timezone.now() < checkout_deadline(session):
+        return None
+    if not verdict.review_reason:
+        verdict = Verdict(verdict.evidence, verdict.taken, ReviewReason.NOT_CHECKED_OUT)
+    return _review(session, verdict)
+
+
+def _cross_check(session: ShoppingSession, order: Order) -> None:
+    """Compare what the shelves lost with what the shopper paid for, once. A sure difference marks
+    the order abnormal (staff may raise a supplementary order or refund); an unsure reading is kept
+    as evidence only — the shopper's own account stands."""
+    verdict = _recognise(session)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if "cross_check" in order.recognition:
+            return
+        paid_for = {line.product.sku: line.quantity for line in order.lines.select_related("product")}
+        weighed = {item.product.sku: item.quantity for item in verdict.taken}
+        check: dict[str, Any] = {"verified": not verdict.review_reason, "weighed": weighed}
+        if verdict.review_reason:
+            check["unverified_because"] = verdict.review_reason
+        else:
+            check["match"] = weighed == paid_for
+        order.recognition = {**order.recognition, **verdict.evidence, "cross_check": check}
+        fields = ["recognition", "updated_at"]
+        if check.get("match") is False and not order.abnormal_reason:
+            order.abnormal_reason = ReviewReason.CART_MISMATCH
+            fields.append("abnormal_reason")
+        order.save(update_fields=fields)
+        _record_cross_check(session, order, check)
+
+
+def _record_cross_check(session: ShoppingSession, order: Order, check: dict[str, Any]) -> None:
+    from openvend.shopping.models import ShoppingEvent
+
+    ShoppingEvent.objects.create(
+        merchant_id=session.merchant_id,
+        session_id=session.pk,
+        kind=SessionEventKind.CROSS_CHECKED,
+        detail={"order": order.number, **check},
+    )
 
 
 def apply_payment_outcome(payment: Payment) -> Order | None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext as _
 
 from openvend.core.errors import ConflictError, OpenVendError
+from openvend.core.session_machine import InvalidTransition as SessionInvalidTransition
 
 if TYPE_CHECKING:
     from openvend.shopping.preconditions import Failure
@@ -39,12 +40,12 @@ class PreconditionsFailed(OpenVendError):
         self.failures = failures
 
 
-class InvalidTransition(ConflictError):
+class InvalidTransition(SessionInvalidTransition):
     def __init__(self, current: str, target: str) -> None:
         super().__init__(
-            ShoppingErrorCode.BAD_TRANSITION,
-            _("A shopping session that is %(current)s cannot become %(target)s.")
+            current,
+            target,
+            code=ShoppingErrorCode.BAD_TRANSITION,
+            message=_("A shopping session that is %(current)s cannot become %(target)s.")
             % {"current": current, "target": target},
         )
-        self.current = current
-        self.target = target

@@ -66,10 +66,11 @@ class ShoppingSession(TenantModel):
         verbose_name_plural = _("shopping sessions")
         ordering = ["-created_at"]
         constraints = [
+            # A door opens for one shopper at a time; an open shelf has no door and serves everyone.
             models.UniqueConstraint(
                 fields=["device"],
-                condition=Q(state__in=DEVICE_BUSY_STATES),
-                name="shoppingsession_one_live_per_device",
+                condition=Q(state__in=DEVICE_BUSY_STATES) & ~Q(flow=ShoppingFlow.OPEN_SHELF),
+                name="shoppingsession_one_live_door_visit_per_device",
             )
         ]
 

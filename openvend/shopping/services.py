@@ -21,11 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from openvend.core.errors import OpenVendError
+from openvend.core.session_machine import SessionMachine
 from openvend.devices.choices import ShoppingFlow
-from openvend.shopping.choices import DEVICE_BUSY_STATES, EventKind, SessionState
+from openvend.shopping.choices import DEVICE_BUSY_STATES, EventKind, SessionState, WayForward
 from openvend.shopping.errors import DeviceBusy, InvalidTransition, PreconditionsFailed, ShoppingErrorCode
 from openvend.shopping.models import ShoppingEvent, ShoppingSession
-from openvend.shopping.preconditions import check_preconditions
+from openvend.shopping.preconditions import Failure, check_preconditions
 
 S = SessionState
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -60,11 +61,19 @@ def door_open_limit() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "SHOPPING_DOOR_OPEN_MAX_S", DEFAULT_DOOR_OPEN_MAX_S)))
 
 
+# The shared machinery (`openvend.core.session_machine`), which restock sessions use as well.
+MACHINE: SessionMachine[ShoppingSession, ShoppingEvent] = SessionMachine(
+    model=ShoppingSession,
+    event_model=ShoppingEvent,
+    transitions=TRANSITIONS,
+    final_states=FINAL_STATES,
+    ended_field="ended_at",
+    refuse=InvalidTransition,
+)
+
+
 def _record(session: ShoppingSession, kind: str, detail: dict[str, Any] | None = None) -> ShoppingEvent:
-    event: ShoppingEvent = ShoppingEvent.objects.create(
-        merchant_id=session.merchant_id, session=session, kind=kind, detail=detail or {}
-    )
-    return event
+    return MACHINE.record(session, kind, detail)
 
 
 def transition(
@@ -77,32 +86,7 @@ def transition(
 ) -> bool:
     """Move `session` to `to_state`, recording why. False when it already was there (nothing written),
     which makes a repeated device event harmless. The caller's instance is refreshed."""
-    with transaction.atomic():
-        locked = ShoppingSession.objects.select_for_update().get(pk=session.pk)
-        current = locked.state
-        if current == to_state:
-            session.state = current
-            return False
-        if to_state not in TRANSITIONS[current]:
-            raise InvalidTransition(current, to_state)
-        fields = dict(changes or {})
-        fields["state"] = to_state
-        if to_state in FINAL_STATES:
-            fields.setdefault("ended_at", timezone.now())
-        for name, value in fields.items():
-            setattr(locked, name, value)
-        locked.save(update_fields=[*fields, "updated_at"])
-        ShoppingEvent.objects.create(
-            merchant_id=locked.merchant_id,
-            session=locked,
-            kind=kind,
-            from_state=current,
-            to_state=to_state,
-            detail=detail or {},
-        )
-    for name in [*fields, "updated_at"]:
-        setattr(session, name, getattr(locked, name))
-    return True
+    return MACHINE.transition(session, to_state, kind, detail, changes=changes)
 
 
 def _device_from(qr_token: str | None, device: Any, flow: str | None) -> tuple[Any, str]:
@@ -123,13 +107,36 @@ def _device_from(qr_token: str | None, device: Any, flow: str | None) -> tuple[A
     return device, flow
 
 
+def method_fits_flow(method: str, flow: str) -> Failure | None:
+    """A fully automatic visit is charged when the door closes, with the shopper gone: only a
+    pay-after method or the wallet can collect then. The cart flows are paid by the shopper in person."""
+    from openvend.payments.choices import PAY_AFTER_METHODS, PaymentMethod
+
+    if flow != ShoppingFlow.FULL_AUTO or method in PAY_AFTER_METHODS or method == PaymentMethod.WALLET:
+        return None
+    return Failure(
+        "method_needs_shopper",
+        _("This cabinet charges when the door closes: choose pay-after payment or your wallet."),
+        WayForward.CHOOSE_METHOD,
+    )
+
+
 def _check_not_busy(device: Any) -> None:
     from openvend.inventory.replenishment_selectors import restock_in_progress
 
     if restock_in_progress(device):
         raise DeviceBusy()
-    if ShoppingSession.objects.filter(device=device, state__in=DEVICE_BUSY_STATES).exists():
+    live = ShoppingSession.objects.filter(device=device, state__in=DEVICE_BUSY_STATES)
+    if live.exclude(flow=ShoppingFlow.OPEN_SHELF).exists():
         raise DeviceBusy()
+
+
+def _own_shelf_visit(device: Any, consumer: Any) -> ShoppingSession | None:
+    """A shopper who scans an open shelf again while their visit there is live goes back to it."""
+    found: ShoppingSession | None = ShoppingSession.objects.filter(
+        device=device, consumer=consumer, flow=ShoppingFlow.OPEN_SHELF, state=S.OPEN
+    ).first()
+    return found
 
 
 @transaction.atomic
@@ -145,14 +152,20 @@ def session_start(
     open-door command queued (commands leave after commit), or OPEN on an open shelf, which has no door.
 
     Refused with PreconditionsFailed (all failures) or DeviceBusy (another shopper or a restock has it;
-    the database allows one live session per device, so of concurrent starts exactly one wins)."""
+    the database allows one live door visit per device, so of concurrent starts exactly one wins).
+    An open shelf has no door: several shoppers may shop there at once, and a shopper who scans it
+    again returns to their live visit."""
     from openvend.devices.choices import CommandKind
     from openvend.devices.commands import command_send
     from openvend.devices.models import Device
 
     device, flow = _device_from(qr_token, device, flow)
     device = Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
+    if flow == ShoppingFlow.OPEN_SHELF and (own := _own_shelf_visit(device, consumer)) is not None:
+        return own
     failures = check_preconditions(device=device, consumer=consumer, method=method)
+    if (unfit := method_fits_flow(method, flow)) is not None:
+        failures.append(unfit)
     if failures:
         raise PreconditionsFailed(failures)
     _check_not_busy(device)

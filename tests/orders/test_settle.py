@@ -122,6 +122,26 @@ def test_goods_put_in_that_were_not_taken_go_to_review(store: Store, settled: Ca
     assert session.state == S.REVIEW
 
 
+def test_putting_goods_in_counts_towards_a_foreign_object_rule(
+    store: Store, settled: Callable[..., Any]
+) -> None:
+    from openvend.shopping.choices import BlacklistRuleKind, BlacklistSource
+    from openvend.shopping.models import BlacklistEntry, BlacklistRule
+    from openvend.shopping.preconditions import check_preconditions
+
+    rule = BlacklistRule.objects.create(
+        merchant_id=store.device.merchant_id, kind=BlacklistRuleKind.FOREIGN_OBJECT, threshold=1, ban_days=7
+    )
+    shopper = store.shopper(balance_fen=2000)
+    session = store.start(shopper)
+    settled(lambda: store.visit(session, [("s1-1", COLA_G + 0.3)]))
+
+    entry = BlacklistEntry.objects.get(consumer=shopper)
+    assert (entry.source, entry.rule_id, entry.active) == (BlacklistSource.RULE, rule.pk, True)
+    failures = check_preconditions(device=store.device, consumer=shopper, method="wallet")
+    assert "shopper_blacklisted" in [failure.code for failure in failures]
+
+
 def test_review_keeps_the_evidence_and_charges_nothing(store: Store, settled: Callable[..., Any]) -> None:
     session = store.start(store.shopper(balance_fen=2000))
     settled(lambda: store.visit(session, [("s1-1", -200.0)]))  # no number of colas weighs 200 g

@@ -17,6 +17,7 @@ from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
 from openvend.consoles.admin.base import ConsoleModelAdmin, is_platform, register
+from openvend.consoles.admin.orders_base import ReadOnlyInline
 from openvend.consoles.export import XLSX
 from openvend.consoles.sites import merchant_console, platform_console
 from openvend.core.errors import OpenVendError
@@ -24,7 +25,13 @@ from openvend.devices.models import Device
 from openvend.inventory import replenishment_selectors as selectors
 from openvend.inventory import replenishment_services as services
 from openvend.inventory.choices import ReplenishmentState, RestockState
-from openvend.inventory.models import ReplenishmentLine, ReplenishmentOrder, RestockLine, RestockSession
+from openvend.inventory.models import (
+    ReplenishmentLine,
+    ReplenishmentOrder,
+    RestockEvent,
+    RestockLine,
+    RestockSession,
+)
 
 STATE_COLOURS = {
     ReplenishmentState.DRAFT: "info",
@@ -251,13 +258,21 @@ class ReplenishmentOrderAdmin(ConsoleModelAdmin):
         return TemplateResponse(request, "consoles/replenishment/pick_list.html", context)
 
 
-class RestockLineInline(TabularInline):
+class RestockLineInline(ReadOnlyInline):
     model = RestockLine
+    # Lines have no permission of their own: whoever sees the restock visit sees what was counted.
+    view_permission = "inventory.view_restocksession"
     fields = ["product", "lane", "sensor_quantity", "counted_quantity", "posted_quantity", "discrepancy"]
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
+
+
+class RestockEventInline(ReadOnlyInline):
+    model = RestockEvent
+    view_permission = "inventory.view_restocksession"
+    verbose_name_plural = _("timeline")
+    fields = ["created_at", "kind", "from_state", "to_state", "detail"]
+    readonly_fields = fields
+    ordering = ["id"]
 
 
 @register(RestockSession, merchant_console, platform_console)
@@ -288,7 +303,7 @@ class RestockSessionAdmin(ConsoleModelAdmin):
         "has_discrepancy",
     ]
     readonly_fields = fields
-    inlines = [RestockLineInline]
+    inlines = [RestockLineInline, RestockEventInline]
 
     @display(description=_("state"), label=RESTOCK_COLOURS)
     def state_badge(self, obj: RestockSession) -> Any:

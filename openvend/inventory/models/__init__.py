@@ -3,6 +3,7 @@ from openvend.inventory.models.planograms import Planogram, PlanogramSlot, Track
 from openvend.inventory.models.replenishment import (
     ReplenishmentLine,
     ReplenishmentOrder,
+    RestockEvent,
     RestockLine,
     RestockSession,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "PlanogramSlot",
     "ReplenishmentLine",
     "ReplenishmentOrder",
+    "RestockEvent",
     "RestockLine",
     "RestockSession",
     "StockLevel",

@@ -4,14 +4,18 @@ and/or their count become replenishment movements."""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from openvend.core.models import TenantModel
-from openvend.inventory.choices import ReplenishmentState, RestockState
+from openvend.core.scope import DataScope
+from openvend.inventory.choices import ReplenishmentState, RestockEventKind, RestockState
 from openvend.inventory.models.scoping import DeviceScoped
+from openvend.payments.models.immutable import AppendOnly, AppendOnlyQuerySet
 
 
 class ReplenishmentOrder(DeviceScoped, TenantModel):
@@ -142,3 +146,30 @@ class RestockLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}: {self.product_id}"
+
+
+class RestockEvent(AppendOnly, TenantModel):
+    """A restock session's timeline: every move (with from/to), each count entered and the stock
+    posted. Append-only, like a shopping session's."""
+
+    session = models.ForeignKey(
+        RestockSession, on_delete=models.PROTECT, related_name="events", verbose_name=_("restock session")
+    )
+    kind = models.CharField(_("kind"), max_length=40, choices=RestockEventKind.choices)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects: ClassVar[Any] = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("restock event")
+        verbose_name_plural = _("restock events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_state}→{self.to_state}"
+
+    @classmethod
+    def scope_q(cls, scope: DataScope) -> Q:
+        return Q(session__in=RestockSession.objects.filter(RestockSession.scope_q(scope)))

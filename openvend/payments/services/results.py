@@ -47,6 +47,23 @@ def announce_outcome(payment: Payment) -> None:
         listener(payment)
 
 
+RefundOutcomeListener = Callable[[Refund], object]
+_refund_listeners: list[RefundOutcomeListener] = []
+
+
+def on_refund_outcome(listener: RefundOutcomeListener) -> None:
+    """Call `listener(refund)` in the same transaction whenever a result moves a refund to succeeded
+    or failed. Registering the same listener twice keeps one."""
+    if listener not in _refund_listeners:
+        _refund_listeners.append(listener)
+
+
+def announce_refund_outcome(refund: Refund) -> None:
+    """Tell the registered listeners that `refund` reached succeeded or failed."""
+    for listener in _refund_listeners:
+        listener(refund)
+
+
 CHARGE_TO_PAYMENT: dict[ChargeState, str] = {
     ChargeState.PAID: PaymentState.PAID,
     ChargeState.FAILED: PaymentState.FAILED,
@@ -187,6 +204,8 @@ def apply_refund_result(
             record_event(
                 payment, kind, {"out_refund_no": refund.out_refund_no, **detail}, actor, refund=refund
             )
+        if changed and refund.state in REFUND_TO_REFUND.values():
+            announce_refund_outcome(refund)
         if refund.state in (RefundState.CREATED, RefundState.PENDING):
             refund.next_check_at = backoff(refund.created_at, now)
             Refund.objects.filter(pk=refund.pk).update(

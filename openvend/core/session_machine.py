@@ -1,0 +1,114 @@
+"""Sessions as persisted state machines, each with its own append-only timeline: a shopper's visit
+(`openvend.shopping`) and a replenisher's restock visit (`openvend.inventory`) move the same way.
+
+A move locks the session row, checks it against the machine's table, writes the new state (and any
+`changes`, such as the time the door closed) and appends an event with from/to — all in one
+transaction. Moving to the state the session is already in writes nothing and answers False, so a
+device that repeats an event is harmless; a move the table does not allow raises InvalidTransition
+and writes nothing either.
+
+Conventions the sessions share: the row has `state` and `merchant_id`; the event model has
+`merchant`, `session`, `kind`, `from_state`, `to_state` and `detail`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from openvend.core.errors import ConflictError
+
+BAD_TRANSITION = "core.bad_transition"
+
+SessionT = TypeVar("SessionT", bound=models.Model)
+EventT = TypeVar("EventT", bound=models.Model)
+
+
+class InvalidTransition(ConflictError):
+    """A move the session's state machine does not allow. Nothing was written."""
+
+    def __init__(
+        self, current: str, target: str, *, code: StrEnum | str = BAD_TRANSITION, message: str | None = None
+    ) -> None:
+        if message is None:
+            message = _("A session that is %(current)s cannot become %(target)s.") % {
+                "current": current,
+                "target": target,
+            }
+        super().__init__(code, message)
+        self.current = current
+        self.target = target
+
+
+@dataclass(frozen=True)
+class SessionMachine(Generic[SessionT, EventT]):
+    """One kind of session: its model, its timeline's model and which moves it allows.
+
+    `ended_field`, when given, is stamped with the current time on reaching a final state unless the
+    caller's `changes` set it. `refuse` builds the error for an illegal move, so that each app keeps its
+    own error code (and message) while every such error is an InvalidTransition."""
+
+    model: type[SessionT]
+    event_model: type[EventT]
+    transitions: Mapping[str, frozenset[str]]
+    final_states: frozenset[str]
+    ended_field: str | None = None
+    refuse: Callable[[str, str], InvalidTransition] = InvalidTransition
+
+    def record(
+        self,
+        session: SessionT,
+        kind: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        from_state: str = "",
+        to_state: str = "",
+    ) -> EventT:
+        """Append one event to the session's timeline, for a happening that is not a move (from/to
+        stay empty) or for the session's first state (to only)."""
+        event: EventT = self.event_model._default_manager.create(
+            merchant_id=session.merchant_id,  # type: ignore[attr-defined]
+            session=session,
+            kind=kind,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail or {},
+        )
+        return event
+
+    def transition(
+        self,
+        session: SessionT,
+        to_state: str,
+        kind: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        changes: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move `session` to `to_state`, recording why (`kind`, `detail`). False when it already was
+        there (nothing written). The caller's instance gets the written fields."""
+        with transaction.atomic():
+            locked = self.model._default_manager.select_for_update().get(pk=session.pk)
+            current: str = locked.state  # type: ignore[attr-defined]
+            if current == to_state:
+                session.state = current  # type: ignore[attr-defined]
+                return False
+            if to_state not in self.transitions[current]:
+                raise self.refuse(current, to_state)
+            fields = dict(changes or {})
+            fields["state"] = to_state
+            if self.ended_field and to_state in self.final_states:
+                fields.setdefault(self.ended_field, timezone.now())
+            for name, value in fields.items():
+                setattr(locked, name, value)
+            locked.save(update_fields=[*fields, "updated_at"])
+            self.record(locked, kind, detail, from_state=current, to_state=to_state)
+        for name in [*fields, "updated_at"]:
+            setattr(session, name, getattr(locked, name))
+        return True
