@@ -34,7 +34,7 @@ def _plain(value: Any) -> Any:
         return value.name or ""
     if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)
-    if isinstance(value, datetime.datetime | datetime.date):
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     return value
 

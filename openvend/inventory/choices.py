@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PlanogramStatus(models.TextChoices):
@@ -39,8 +40,8 @@ class RestockEventKind(models.TextChoices):
     """What a restock session's timeline records."""
 
     STARTED = "started", _("door-open command sent")
-    DOOR_OPENED = "door_opened", _("door opened")
-    DOOR_CLOSED = "door_closed", _("door closed")
+    DOOR_OPENED = "door_opened", pgettext_lazy("state", "door opened")
+    DOOR_CLOSED = "door_closed", pgettext_lazy("state", "door closed")
     COUNTED = "counted", _("count entered")
     PHOTO = "photo", _("photo added")
     COMPLETED = "completed", _("stock posted")

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from openvend.audit.choices import AuditAction
 from openvend.audit.services import audit_record, snapshot
@@ -406,7 +407,7 @@ def pick_list_workbook(picks: PickList, *, title: str = "") -> bytes:
             _("Device code"),
             _("Device"),
             _("Site"),
-            _("Order"),
+            pgettext("replenishment", "Order"),
             _("Lane"),
             _("SKU"),
             _("Product"),

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import time
 from typing import Any, ClassVar
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from openvend.core.choices import Language
 from openvend.core.models import RestrictedQuerySet, TenantModel
@@ -21,7 +23,10 @@ class Merchant(models.Model):
     name = models.CharField(_("name"), max_length=100)
     code = models.SlugField(_("code"), max_length=40, unique=True, validators=[code_validator])
     kind = models.CharField(
-        _("kind"), max_length=20, choices=MerchantKind.choices, default=MerchantKind.ENTERPRISE
+        pgettext_lazy("merchant", "kind"),
+        max_length=20,
+        choices=MerchantKind.choices,
+        default=MerchantKind.ENTERPRISE,
     )
     status = models.CharField(
         _("status"),
@@ -138,17 +143,42 @@ class Site(TenantModel):
     )
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
     is_active = models.BooleanField(_("in service"), default=True)
+    # Business hours in local time; both empty means always open. A window may cross midnight
+    # (22:00–06:00).
+    opens_at = models.TimeField(_("opens at"), null=True, blank=True)
+    closes_at = models.TimeField(_("closes at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("site")
         verbose_name_plural = _("sites")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "code"], name="site_unique_code_per_merchant")
+            models.UniqueConstraint(fields=["merchant", "code"], name="site_unique_code_per_merchant"),
+            models.CheckConstraint(
+                condition=(Q(opens_at__isnull=True) & Q(closes_at__isnull=True))
+                | (
+                    Q(opens_at__isnull=False)
+                    & Q(closes_at__isnull=False)
+                    & ~Q(opens_at=models.F("closes_at"))
+                ),
+                name="site_business_hours_both_or_neither",
+                violation_error_message=_(
+                    "Give both the opening and the closing time (different), or neither."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def is_open_at(self, local_time: time) -> bool:
+        """Whether `local_time` (the site's wall clock) falls in the business hours: opening time
+        included, closing time excluded."""
+        if self.opens_at is None or self.closes_at is None:
+            return True
+        if self.opens_at < self.closes_at:
+            return self.opens_at <= local_time < self.closes_at
+        return local_time >= self.opens_at or local_time < self.closes_at  # across midnight
 
     @classmethod
     def scope_q(cls, scope: DataScope) -> Q:

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from openvend.consoles.sites import MerchantLoginForm
@@ -40,9 +40,11 @@ def scan(request: HttpRequest, token: str) -> HttpResponse:
         code, flow = device_qr_verify(token)
     except OpenVendError as exc:
         return render(request, "mobile/scan.html", {"error": exc.message}, status=400)
-    device = Device.objects.select_related("site", "state").filter(code=code).first()
+    device = Device.objects.select_related("site", "state", "merchant").filter(code=code).first()
     if device is None:
         return render(request, "mobile/scan.html", {"error": _("This device is not in service.")}, status=404)
+    if not request.user.is_authenticated:  # a shopper: on to the merchant's shopping page
+        return redirect("mobile:consumer:scan", device.merchant.code, token)
     return render(
         request,
         "mobile/scan.html",

@@ -141,7 +141,7 @@ def _cart_evidence(cart: list[CartLine]) -> dict[str, int]:
     return {line.product.sku: line.quantity for line in cart}
 
 
-def _create_payment(session: ShoppingSession, order: Order) -> Any:
+def _create_payment(session: ShoppingSession, order: Order, payer_id: str) -> Any:
     from openvend.payments.selectors import active_authorisation
     from openvend.payments.services.charging import create_payment
 
@@ -154,6 +154,7 @@ def _create_payment(session: ShoppingSession, order: Order) -> Any:
         description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
         consumer=session.consumer,
         site=session.site,
+        payer_id=payer_id,
         authorisation=active_authorisation(session.merchant_id, session.consumer, session.payment_method),
     )
     order.payment = payment
@@ -185,10 +186,13 @@ def _settle_later(session_id: int) -> None:
     settle_session_task.enqueue(session_id)
 
 
-def cart_checkout(*, session: ShoppingSession, return_url: str = "") -> tuple[Order, dict[str, Any]]:
+def cart_checkout(
+    *, session: ShoppingSession, return_url: str = "", payer_id: str = ""
+) -> tuple[Order, dict[str, Any]]:
     """Pay for the cart: the order is written in one transaction, then the charge is sent. Returns the
     order and what the app needs next to collect the money (the cashier's page or prepay parameters;
-    empty when it is already collected — the wallet — or will be without the shopper — pay-after)."""
+    empty when it is already collected — the wallet — or will be without the shopper — pay-after).
+    `payer_id`: the shopper's id at the provider (WeChat openid, Alipay user id) for in-person methods."""
     from openvend.payments.choices import PAY_AFTER_METHODS
     from openvend.payments.services.charging import charge_now, request_charge
 
@@ -200,7 +204,7 @@ def cart_checkout(*, session: ShoppingSession, return_url: str = "") -> tuple[Or
             order.save(update_fields=["state", "updated_at"])
             _advance_after_checkout(locked, order)
             return order, {}
-        payment = _create_payment(locked, order)
+        payment = _create_payment(locked, order, payer_id)
         _advance_after_checkout(locked, order)
         if payment.method in PAY_AFTER_METHODS:
             request_charge(payment, lines, amount_fen=order.total_fen)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +37,7 @@ from openvend.devices.choices import ShoppingFlow
 from openvend.orders.choices import LineSource, OrderState, ReviewReason, SessionEventKind
 from openvend.orders.errors import OrderErrorCode
 from openvend.orders.models import Order, OrderLine
+from openvend.orders.verdicts import Taken, Verdict, recognise_visit
 from openvend.payments.choices import PaymentMethod, PaymentState
 from openvend.payments.models import Payment
 from openvend.shopping.choices import SessionState as S
@@ -63,98 +63,6 @@ def order_number_for(session: ShoppingSession) -> str:
 
 def sale_key(order_number: str, product_id: int) -> str:
     return f"order-sale:{order_number}:{product_id}"
-
-
-@dataclass(frozen=True)
-class Taken:
-    product: Any
-    quantity: int
-
-
-@dataclass
-class Verdict:
-    """What recognition concluded and what we make of it. `evidence` is kept on the order."""
-
-    evidence: dict[str, Any]
-    taken: list[Taken] = field(default_factory=list)
-    review_reason: str = ""
-
-
-def _active_planogram(session: ShoppingSession) -> Any:
-    from openvend.inventory.choices import PlanogramStatus
-    from openvend.inventory.models import Planogram
-
-    return (
-        Planogram.objects.filter(device_id=session.device_id, status=PlanogramStatus.ACTIVE)
-        .select_related("device", "device__kind")
-        .order_by("-version")
-        .first()
-    )
-
-
-def _recognise(session: ShoppingSession) -> Verdict:
-    """Read the session's weight changes against the planogram with the ledger's on-hand counts."""
-    from openvend.catalog.selectors import is_sellable
-    from openvend.inventory.recognition_export import COUNTS_ON_HAND, recognition_planogram
-    from openvend.recognition.model import Evidence, Planogram, recognize
-
-    deltas = {str(sensor): float(grams) for sensor, grams in (session.sensor_deltas_g or {}).items()}
-    evidence: dict[str, Any] = {"sensor_deltas_g": deltas}
-    faults = _device_faults_during(session)
-    if faults:
-        evidence["device_faults"] = faults
-    plan = _active_planogram(session)
-    if plan is None:
-        return Verdict(evidence, review_reason=ReviewReason.NO_PLANOGRAM)
-    evidence["planogram_version"] = plan.version
-    try:
-        engine_plan = Planogram.from_dict(recognition_planogram(plan, counts=COUNTS_ON_HAND))
-        result = recognize(engine_plan, Evidence(session=str(session.pk), deltas_g=deltas))
-    except (ValueError, KeyError) as exc:
-        evidence["error"] = str(exc)[:200]
-        return Verdict(evidence, review_reason=ReviewReason.BAD_EVIDENCE)
-    found = result.to_dict()
-    found.pop("session", None)
-    evidence.update(found)
-    if faults:  # the weights may be wrong however sure recognition is
-        return Verdict(evidence, review_reason=ReviewReason.DEVICE_FAULT)
-    if result.decision != "accept":
-        return Verdict(evidence, review_reason=ReviewReason.RECOGNITION)
-    if any(qty < 0 for _sku, qty in result.items):
-        return Verdict(evidence, review_reason=ReviewReason.PUT_IN)
-    products = {slot.product.sku: slot.product for slot in plan.slots.select_related("product")}
-    taken = []
-    for sku, qty in result.items:
-        product = products.get(sku)
-        if product is None:
-            return Verdict(evidence, review_reason=ReviewReason.UNKNOWN_PRODUCT)
-        if not is_sellable(session.device, product):
-            return Verdict(evidence, review_reason=ReviewReason.NOT_SELLABLE)
-        taken.append(Taken(product, qty))
-    return Verdict(evidence, taken=taken)
-
-
-# Device alarms that make a visit's weights untrustworthy when raised while the visit was under way.
-FAULT_ALARMS = ("camera_fault", "offline", "foreign_object", "lock_not_engaged")
-
-
-def _device_faults_during(session: ShoppingSession) -> list[dict[str, Any]]:
-    """Alarms the device raised between the scan and the door closing — except the door-left-open
-    alarm the session itself raised (that is the shopper's doing, not a fault)."""
-    from openvend.devices.models import Alarm
-
-    until = session.closed_at or timezone.now()
-    alarms = Alarm.objects.filter(
-        device_id=session.device_id,
-        kind__in=FAULT_ALARMS,
-        opened_at__gte=session.created_at,
-        opened_at__lte=until,
-    ).order_by("opened_at")
-    return [
-        {"alarm": alarm.pk, "kind": alarm.kind, "at": alarm.opened_at.isoformat()}
-        for alarm in alarms
-        if (alarm.detail or {}).get("shopping_session") != session.pk
-    ]
 
 
 def _new_order(session: ShoppingSession, state: str, evidence: dict[str, Any]) -> Order:
@@ -395,7 +303,7 @@ def settle_session(session: ShoppingSession) -> Order | None:
         return existing
     if session.state != S.RECOGNISING:
         return None
-    verdict = _recognise(session)  # read-only and slow-ish: outside the lock
+    verdict = recognise_visit(session)  # read-only and slow-ish: outside the lock
     with transaction.atomic():
         locked = (
             ShoppingSession.objects.select_for_update(of=("self",))
@@ -439,7 +347,7 @@ def _cross_check(session: ShoppingSession, order: Order) -> None:
     """Compare what the shelves lost with what the shopper paid for, once. A sure difference marks
     the order abnormal (staff may raise a supplementary order or refund); an unsure reading is kept
     as evidence only — the shopper's own account stands."""
-    verdict = _recognise(session)
+    verdict = recognise_visit(session)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if "cross_check" in order.recognition:

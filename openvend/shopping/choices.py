@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SessionState(models.TextChoices):
@@ -10,7 +11,7 @@ class SessionState(models.TextChoices):
     CREATED = "created", _("created")
     OPENING = "opening", _("opening the door")
     OPEN = "open", _("door open")
-    CLOSED = "closed", _("door closed")
+    CLOSED = "closed", pgettext_lazy("state", "door closed")
     RECOGNISING = "recognising", _("recognising")
     SETTLING = "settling", _("settling")
     COMPLETED = "completed", _("completed")
@@ -58,9 +59,8 @@ class EventKind(models.TextChoices):
     CREATED = "created", _("session created")
     DOOR_COMMAND = "door_command", _("door-open command sent")
     SHELF_STARTED = "shelf_started", _("shopping at the open shelf")
-    DOOR_OPENED = "door_opened", _("door opened")
-    DOOR_CLOSED = "door_closed", _("door closed")
+    DOOR_OPENED = "door_opened", pgettext_lazy("state", "door opened")
+    DOOR_CLOSED = "door_closed", pgettext_lazy("state", "door closed")
     RECOGNITION_STARTED = "recognition_started", _("recognition started")
-    SHELF_DONE = "shelf_done", _("shopper finished at the shelf")
     EXPIRED = "expired", _("door never opened: cancelled")
     DOOR_LEFT_OPEN = "door_left_open", _("door left open: alarm raised")

@@ -2,7 +2,7 @@
 None or a Failure with a message for the shopper and a way forward (a button in the H5);
 `check_preconditions` runs them all so the shopper learns every problem at once.
 
-There are no business hours yet: neither sites nor devices record them."""
+Business hours are the site's (`Site.opens_at` / `closes_at`, local time)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,19 @@ def device_not_expired(attempt: Attempt) -> Failure | None:
         "device_expired",
         _("This device's service period has ended. Please contact customer service."),
         WayForward.CONTACT_STAFF,
+    )
+
+
+def within_business_hours(attempt: Attempt) -> Failure | None:
+    site = attempt.device.site
+    opens, closes = (site.opens_at, site.closes_at) if site is not None else (None, None)
+    if opens is None or closes is None or site.is_open_at(timezone.localtime(attempt.now).time()):
+        return None
+    times = {"opens": opens.strftime("%H:%M"), "closes": closes.strftime("%H:%M")}
+    return Failure(
+        "outside_business_hours",
+        _("This cabinet is open from %(opens)s to %(closes)s. Please come back at %(opens)s.") % times,
+        WayForward.TRY_LATER,
     )
 
 
@@ -149,6 +162,7 @@ PRECONDITIONS: tuple[Callable[[Attempt], Failure | None], ...] = (
     device_online,
     device_not_locked,
     device_not_expired,
+    within_business_hours,
     shopper_not_frozen,
     shopper_not_blacklisted,
     no_unpaid_order,

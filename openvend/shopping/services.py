@@ -206,14 +206,13 @@ def session_start(
 
 
 def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any]) -> None:
-    """The door is shut (or the shopper is done): weigh what left and settle, once this commits. The
+    """The door is shut: weigh what left and settle, once this commits. The
     order is made by a task so the gateway does not wait on recognition or the payment provider; if
     the task is lost, the sweeper settles sessions left recognising (`orders.services`)."""
     transition(session, S.CLOSED, kind, detail, changes={"closed_at": at})
     transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED)
-    if session.flow in DOOR_FLOWS:  # an open shelf reports no per-visit weights to settle on
-        session_id = session.pk
-        transaction.on_commit(lambda: _settle_later(session_id))
+    session_id = session.pk
+    transaction.on_commit(lambda: _settle_later(session_id))
 
 
 def _settle_later(session_id: int) -> None:
@@ -272,16 +271,6 @@ def session_weight_event(*, device: Any, session_key: str, detail: dict[str, Any
         session.sensor_deltas_g = deltas
         session.save(update_fields=["sensor_deltas_g", "updated_at"])
         return True
-
-
-@transaction.atomic
-def session_shelf_done(*, session: ShoppingSession) -> ShoppingSession:
-    """The shopper at an open shelf says they are done: what the shelf lost is theirs to recognise."""
-    locked = ShoppingSession.objects.select_for_update().get(pk=session.pk)
-    if locked.flow in DOOR_FLOWS or locked.state != S.OPEN:
-        raise InvalidTransition(locked.state, S.CLOSED)
-    _close_and_recognise(locked, EventKind.SHELF_DONE, timezone.now(), {})
-    return locked
 
 
 def _relock_if_needed(session: ShoppingSession) -> bool:

@@ -52,6 +52,25 @@ class TestSites(ResourceContract):
     def update_payload(self, world: World) -> dict[str, Any]:
         return {"name": "改名后的点位", "address": "虹桥路1号"}
 
+    def test_business_hours_both_or_neither(self, world_a: World) -> None:
+        site = self.make(world_a)
+        client = client_for(world_a.user("merchant_admin"))
+        url = self.detail(site)
+        for bad in ({"opens_at": "08:00"}, {"opens_at": "08:00", "closes_at": "08:00"}):
+            refused = client.patch(url, bad, content_type="application/json")
+            assert refused.status_code == 400 and "closes_at" in refused.json()["error"]["fields"]
+        site.refresh_from_db()
+        assert (site.opens_at, site.closes_at) == (None, None)
+        night = client.patch(url, {"opens_at": "22:00", "closes_at": "06:00"}, content_type="application/json")
+        assert night.status_code == 200
+        assert (night.json()["opens_at"], night.json()["closes_at"]) == ("22:00:00", "06:00:00")
+        row = AuditLogEntry.objects.filter(object_type="merchants.site", object_id=str(site.pk)).latest("id")
+        assert (row.before["opens_at"], row.after["opens_at"], row.after["closes_at"]) == (
+            None,
+            "22:00:00",
+            "06:00:00",
+        )
+
 
 class TestOrgUnits(ResourceContract):
     url = "/api/v1/org-units/"

@@ -3,7 +3,8 @@ there, and a way to play a shopper's visit through the gateway's real ingest."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -15,12 +16,17 @@ from django.utils import timezone
 from openvend.catalog.choices import PriceScope, PriceStatus
 from openvend.catalog.models import PriceRule, Product, SellableItem
 from openvend.consumers.models import Consumer
+from openvend.core.crypto import encrypt
 from openvend.inventory.choices import MovementKind, PlanogramStatus
 from openvend.inventory.ledger import post_movement
 from openvend.inventory.models import Planogram, PlanogramSlot
+from openvend.payments.choices import GatewayMode, Provider
+from openvend.payments.models import MerchantPaymentConfig, ProviderAccount
 from openvend.payments.services.wallet import wallet_recharge
+from openvend.sandbox.wechat import WeChatSandbox
 from openvend.shopping.models import ShoppingSession
 from openvend.shopping.services import session_start
+from tests.payments.wechat.conftest import SERVICE_ID, SP_MCHID, SUB_APPID, SUB_MCHID
 from tests.shopping.conftest import WALLET, Feed, Shop, shop_in
 from tests.world import World
 
@@ -118,3 +124,41 @@ def settled(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
             return action()
 
     return run
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError("the expected change did not happen in time")
+
+
+@pytest.fixture
+def wechat(live_server: Any, world_a: World) -> Iterator[WeChatSandbox]:
+    sandbox = WeChatSandbox(time_scale=0.001)
+    sandbox.start()
+    sandbox.add_sub_merchant(SUB_MCHID, SUB_APPID, SERVICE_ID)
+    creds = sandbox.provision_merchant(SP_MCHID)
+    ProviderAccount.objects.create(
+        provider=Provider.WECHAT,
+        base_url=creds["base_url"],
+        mch_id=creds["mch_id"],
+        app_id=creds["app_id"],
+        key_serial_no=creds["key_serial_no"],
+        private_key_enc=encrypt(creds["private_key_pem"]),
+        api_key_enc=encrypt(creds["api_key"]),
+        oauth_secret_enc=encrypt(creds["oauth_secret"]),
+        gateway_mode=GatewayMode.PUBLIC_KEY,
+        gateway_public_key=creds["gateway_public_key_pem"],
+        gateway_public_key_id=creds["gateway_public_key_id"],
+        payscore_service_id=SERVICE_ID,
+        notify_url=f"{live_server.url}/pay/notify/wechat/",
+    )
+    MerchantPaymentConfig.objects.create(
+        merchant=world_a.merchant, wechat_sub_mchid=SUB_MCHID, wechat_sub_appid=SUB_APPID
+    )
+    yield sandbox
+    sandbox.courier.wait_idle(5)
+    sandbox.stop()

@@ -30,8 +30,7 @@ from openvend.sandbox.wechat import WeChatSandbox
 from openvend.shopping.choices import BlacklistRuleKind, BlacklistSource
 from openvend.shopping.models import BlacklistEntry, BlacklistRule
 from openvend.shopping.preconditions import check_preconditions
-from tests.orders.conftest import CHIPS_G, COLA_G, Store, store_in
-from tests.orders.test_payscore_sandbox import wait_until, wechat  # noqa: F401 (a fixture)
+from tests.orders.conftest import CHIPS_G, COLA_G, Store, store_in, wait_until
 from tests.orders.test_staff_actions import lines_of, owed_order, paid_order, review_order, staff
 from tests.payments.wechat.conftest import SHOPPER, agree_permission
 from tests.world import World
@@ -214,7 +213,7 @@ def test_reject_needs_an_answer_and_the_nth_rejection_blacklists(
 
 @pytest.mark.django_db(transaction=True)
 def test_appeal_upheld_and_refunded_through_the_wechat_sandbox(
-    wechat: WeChatSandbox,  # noqa: F811
+    wechat: WeChatSandbox,
     world_a: World,
 ) -> None:
     from openvend.payments.services.authorisations import start_authorisation

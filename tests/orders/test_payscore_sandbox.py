@@ -4,70 +4,23 @@ and WeChat deducts exactly the order's total."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
 
-from openvend.core.crypto import encrypt
 from openvend.orders.choices import OrderState
 from openvend.orders.models import Order
-from openvend.payments.choices import AuthorisationState, GatewayMode, PaymentMethod, PaymentState, Provider
-from openvend.payments.models import MerchantPaymentConfig, PayAfterAuthorisation, Payment, ProviderAccount
+from openvend.payments.choices import AuthorisationState, PaymentMethod, PaymentState
+from openvend.payments.models import PayAfterAuthorisation, Payment
 from openvend.payments.services.authorisations import start_authorisation
 from openvend.sandbox.wechat import WeChatSandbox
 from openvend.shopping.choices import SessionState as S
-from tests.orders.conftest import CHIPS_G, COLA_G, store_in
+from tests.orders.conftest import CHIPS_G, COLA_G, store_in, wait_until
 from tests.payments.wechat.conftest import (
-    SERVICE_ID,
     SHOPPER,
-    SP_MCHID,
-    SUB_APPID,
-    SUB_MCHID,
     agree_permission,
 )
 from tests.world import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError("the expected change did not happen in time")
-
-
-@pytest.fixture
-def wechat(live_server: Any, world_a: World) -> Iterator[WeChatSandbox]:
-    sandbox = WeChatSandbox(time_scale=0.001)
-    sandbox.start()
-    sandbox.add_sub_merchant(SUB_MCHID, SUB_APPID, SERVICE_ID)
-    creds = sandbox.provision_merchant(SP_MCHID)
-    ProviderAccount.objects.create(
-        provider=Provider.WECHAT,
-        base_url=creds["base_url"],
-        mch_id=creds["mch_id"],
-        app_id=creds["app_id"],
-        key_serial_no=creds["key_serial_no"],
-        private_key_enc=encrypt(creds["private_key_pem"]),
-        api_key_enc=encrypt(creds["api_key"]),
-        oauth_secret_enc=encrypt(creds["oauth_secret"]),
-        gateway_mode=GatewayMode.PUBLIC_KEY,
-        gateway_public_key=creds["gateway_public_key_pem"],
-        gateway_public_key_id=creds["gateway_public_key_id"],
-        payscore_service_id=SERVICE_ID,
-        notify_url=f"{live_server.url}/pay/notify/wechat/",
-    )
-    MerchantPaymentConfig.objects.create(
-        merchant=world_a.merchant, wechat_sub_mchid=SUB_MCHID, wechat_sub_appid=SUB_APPID
-    )
-    yield sandbox
-    sandbox.courier.wait_idle(5)
-    sandbox.stop()
 
 
 def test_a_payscore_visit_is_settled_and_deducted_at_the_sandbox(

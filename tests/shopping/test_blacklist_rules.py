@@ -116,10 +116,12 @@ def test_rule_triggers_on_the_nth_happening_and_not_before(
     _put_in_visit(store, settled, other)
     assert blacklist_rules_apply(merchant_id=world_a.merchant.pk, consumer=shopper, kind=PUT_IN) is None
 
-    _put_in_visit(store, settled, shopper)
-    entry = blacklist_rules_apply(merchant_id=world_a.merchant.pk, consumer=shopper, kind=PUT_IN)
+    assert not BlacklistEntry.objects.exists()
 
-    assert entry is not None and (entry.rule, entry.source, entry.consumer) == (
+    _put_in_visit(store, settled, shopper)  # settling the visit applies the rule by itself
+    entry = BlacklistEntry.objects.get()
+
+    assert (entry.rule, entry.source, entry.consumer) == (
         rule,
         BlacklistSource.RULE,
         shopper,

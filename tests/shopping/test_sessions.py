@@ -17,7 +17,6 @@ from openvend.shopping.models import ShoppingEvent, ShoppingSession
 from openvend.shopping.services import (
     TRANSITIONS,
     session_door_event,
-    session_shelf_done,
     session_start,
     transition,
 )
@@ -149,24 +148,29 @@ def test_door_flows_from_the_qr_code(shop: Shop, flow: str) -> None:
 
 
 def test_open_shelf_has_no_door_and_ends_when_the_shopper_is_done(shop: Shop) -> None:
+    from openvend.orders.cart_services import shelf_finish_without_buying
+
     token = device_qr_token(shop.device, ShoppingFlow.OPEN_SHELF)
     session = session_start(consumer=shop.shopper(), method=WALLET, qr_token=token)
     assert (session.flow, session.state) == (ShoppingFlow.OPEN_SHELF, S.OPEN)
     assert not Command.objects.filter(device=shop.device).exists()
-    done = session_shelf_done(session=session)
-    assert done.state == S.RECOGNISING
+    assert shelf_finish_without_buying(session) is True
     assert _timeline(session) == [
         ("created", "", "created"),
         ("shelf_started", "created", "open"),
-        ("shelf_done", "open", "closed"),
-        ("recognition_started", "closed", "recognising"),
+        ("nothing_bought", "open", "closed"),
+        ("nothing_bought", "closed", "recognising"),
+        ("nothing_bought", "recognising", "completed"),
     ]
 
 
 def test_shelf_done_is_refused_for_a_door_flow(shop: Shop) -> None:
+    from openvend.orders.cart_services import shelf_finish_without_buying
+
     session = _start(shop)
-    with pytest.raises(InvalidTransition):
-        session_shelf_done(session=session)
+    assert shelf_finish_without_buying(session) is False
+    session.refresh_from_db()
+    assert session.state == S.OPENING
 
 
 def test_a_second_start_on_a_busy_device_is_refused(shop: Shop) -> None:

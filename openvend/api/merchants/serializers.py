@@ -1,3 +1,6 @@
+from typing import Any
+
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from openvend.api.viewsets import ScopedRelatedField
@@ -61,9 +64,23 @@ class SiteSerializer(serializers.ModelSerializer):
             "longitude",
             "contact_phone",
             "is_active",
+            "opens_at",
+            "closes_at",
             "created_at",
         ]
         read_only_fields = ["created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Business hours: both times (different) or neither — what the database's check says, as a
+        400 with the reason instead of an integrity error."""
+        current = self.instance
+        opens = attrs.get("opens_at", current.opens_at if current else None)
+        closes = attrs.get("closes_at", current.closes_at if current else None)
+        if (opens is None) != (closes is None) or (opens is not None and opens == closes):
+            raise serializers.ValidationError(
+                {"closes_at": _("Give both the opening and the closing time (different), or neither.")}
+            )
+        return attrs
 
 
 class DeviceGroupSerializer(serializers.ModelSerializer):

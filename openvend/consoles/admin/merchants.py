@@ -158,6 +158,7 @@ class SiteAdmin(ConsoleModelAdmin):
     fieldsets = [
         (None, {"fields": ["merchant", "name", "code", "org_unit", "is_active", "contact_phone"]}),
         (_("Location"), {"fields": ["province", "city", "district", "address", "latitude", "longitude"]}),
+        (_("Business hours"), {"fields": ["opens_at", "closes_at"]}),
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:

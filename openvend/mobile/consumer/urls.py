@@ -1,7 +1,14 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from openvend.mobile.consumer import views_orders, views_payafter, views_signin
+from openvend.mobile.consumer import (
+    views_orders,
+    views_payafter,
+    views_receipt,
+    views_shop,
+    views_signin,
+    views_visit,
+)
 
 app_name = "consumer"
 urlpatterns = [
@@ -30,4 +37,14 @@ urlpatterns = [
         views_orders.pay_result,
         name="pay-result",
     ),
+    path("<slug:merchant_code>/scan/<str:token>/", views_shop.scan, name="scan"),
+    path("<slug:merchant_code>/scan/<str:token>/open/", views_shop.open_door, name="open-door"),
+    path("<slug:merchant_code>/visits/<int:session_id>/", views_visit.visit, name="visit"),
+    path("<slug:merchant_code>/visits/<int:session_id>/state/", views_visit.visit_state, name="visit-state"),
+    path("<slug:merchant_code>/visits/<int:session_id>/cart/", views_visit.cart_update, name="cart"),
+    path("<slug:merchant_code>/visits/<int:session_id>/barcode/", views_visit.cart_barcode, name="barcode"),
+    path("<slug:merchant_code>/visits/<int:session_id>/checkout/", views_visit.checkout, name="checkout"),
+    path("<slug:merchant_code>/visits/<int:session_id>/leave/", views_visit.leave, name="leave"),
+    path("<slug:merchant_code>/receipts/<str:number>/", views_receipt.receipt, name="receipt"),
+    path("<slug:merchant_code>/receipts/<str:number>/appeal/", views_receipt.appeal, name="appeal"),
 ]

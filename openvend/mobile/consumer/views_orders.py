@@ -12,12 +12,13 @@ from django.utils.translation import gettext as _
 
 from openvend.consumers.models import Consumer
 from openvend.merchants.models import Merchant
-from openvend.mobile.consumer import queries
+from openvend.mobile.consumer import queries, shop_queries
 from openvend.mobile.consumer.forms import PayForm
 from openvend.mobile.consumer.pages import PROVIDER_FAILURES, explain, problem
 from openvend.mobile.consumer.session import consumer_page
 from openvend.mobile.consumer.views_payafter import payer_for, provider_page
 from openvend.mobile.consumer.views_signin import link_identity
+from openvend.orders.choices import OrderState
 from openvend.payments import selectors
 from openvend.payments.choices import PROVIDER_OF, PaymentState
 from openvend.payments.failures import failure_text
@@ -28,7 +29,7 @@ def _orders(merchant: Merchant) -> str:
     return reverse("mobile:consumer:orders", args=[merchant.code])
 
 
-def _with_return(page: str, next_action: dict, return_url: str) -> str:
+def with_return(page: str, next_action: dict, return_url: str) -> str:
     """WeChat's H5 cashier goes back to the `redirect_url` the page appends; Alipay's WAP cashier
     knows its return address from the signed request."""
     if "cashier_url" in next_action and page == next_action["cashier_url"]:
@@ -49,7 +50,17 @@ def orders(request: HttpRequest, merchant: Merchant, consumer: Consumer) -> Http
         for payment in payments
     ]
     total = sum(payment.amount_fen for payment in payments)
-    context = {"merchant": merchant, "owed": owed, "total": queries.yuan(total), "tab": "orders"}
+    past = [
+        {"order": order, "amount": queries.yuan(order.total_fen), "state": OrderState(order.state).label}
+        for order in shop_queries.past_orders(merchant, consumer)
+    ]
+    context = {
+        "merchant": merchant,
+        "owed": owed,
+        "total": queries.yuan(total),
+        "past": past,
+        "tab": "orders",
+    }
     return render(request, "mobile/consumer/orders.html", context)
 
 
@@ -83,7 +94,7 @@ def pay(request: HttpRequest, merchant: Merchant, consumer: Consumer, payment_id
             reverse("mobile:consumer:pay-result", args=[merchant.code, payment.pk, attempt.pk])
         )
         page = provider_page(next_action)
-        return HttpResponseRedirect(_with_return(page, next_action, result_url) if page else result_url)
+        return HttpResponseRedirect(with_return(page, next_action, result_url) if page else result_url)
     context = {
         "merchant": merchant,
         "payment": payment,
