@@ -103,6 +103,28 @@ MERCHANT_MENUS: tuple[Menu, ...] = (
         ),
     ),
     Menu(
+        "menu.orders",
+        _("Orders"),
+        (
+            *crud("orders.order", ("view",)),
+            "orders.resolve_order",
+            "orders.refund_order",
+            *crud("orders.correction", ("view",)),
+        ),
+    ),
+    Menu("menu.appeals", _("Customer appeals"), (*crud("orders.appeal", ("view",)), "orders.handle_appeal")),
+    Menu(
+        "menu.shopping",
+        _("Shopping sessions"),
+        (*crud("shopping.shoppingsession", ("view",)), *crud("shopping.shoppingevent", ("view",))),
+    ),
+    Menu(
+        "menu.blacklist",
+        _("Blacklist"),
+        (*crud("shopping.blacklistentry", ("view", "add", "change")), *crud("shopping.blacklistrule")),
+    ),
+    Menu("menu.order_settings", _("Order settings"), crud("orders.orderpolicy", ("view", "add", "change"))),
+    Menu(
         "menu.payments",
         _("Payments"),
         (
@@ -177,6 +199,17 @@ PLATFORM_MENUS: tuple[Menu, ...] = (
         ),
     ),
     Menu(
+        "menu.orders",
+        _("Orders"),
+        (
+            *crud("orders.order", ("view",)),
+            *crud("orders.correction", ("view",)),
+            *crud("orders.appeal", ("view",)),
+            *crud("shopping.shoppingsession", ("view",)),
+            *crud("shopping.shoppingevent", ("view",)),
+        ),
+    ),
+    Menu(
         "menu.payments",
         _("Payments"),
         (
@@ -231,6 +264,8 @@ ACTION_LABELS = {
     "supervise": _("Supervise"),
     "refund": _("Refund"),
     "sync": _("Query provider"),
+    "resolve": _("Handle abnormal orders"),
+    "handle": _("Handle"),
 }
 
 

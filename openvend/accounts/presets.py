@@ -56,6 +56,14 @@ PAYMENT_SETTINGS_VIEW = (
 )
 
 
+# Orders, their correction orders and the shopping sessions behind them (seed 000 订单管理, 异常订单).
+ORDERS_VIEW = ("orders.view_order", "orders.view_correction")
+SESSIONS_VIEW = ("shopping.view_shoppingsession", "shopping.view_shoppingevent")
+# Customer service answers appeals (客户申诉) and refunds; finance refunds.
+APPEALS_HANDLE = ("orders.view_appeal", "orders.handle_appeal")
+BLACKLIST_KEEP = crud("shopping.blacklistentry", ("view", "add", "change"))
+
+
 PRODUCTS_VIEW = (
     "catalog.view_product",
     "catalog.view_category",
@@ -97,6 +105,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             "inventory.approve_stocktake",
             "inventory.supervise_restocksession",
             *crud("inventory.replenishmentorder"),
+            *ORDERS_VIEW,
+            *SESSIONS_VIEW,
             menus=(
                 "menu.organisation",
                 "menu.sites",
@@ -107,6 +117,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
                 "menu.planograms",
                 "menu.stock",
                 "menu.replenishment",
+                "menu.orders",
+                "menu.shopping",
             ),
         ),
         DataScope.ORG_UNITS,
@@ -135,6 +147,10 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             "catalog.view_pricerule",
             *STOCK_VIEW,
             *PAYMENTS_HANDLE,
+            *ORDERS_VIEW,
+            "orders.refund_order",
+            *APPEALS_HANDLE,
+            *SESSIONS_VIEW,
             menus=(
                 "menu.sites",
                 "menu.staff",
@@ -143,6 +159,9 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
                 "menu.products",
                 "menu.stock",
                 "menu.payments",
+                "menu.orders",
+                "menu.appeals",
+                "menu.shopping",
             ),
         ),
         DataScope.ALL,
@@ -169,6 +188,12 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             "inventory.change_track",
             *PAYMENTS_VIEW,
             "payments.sync_payment",
+            # They see their shops' orders and settle the abnormal ones, and keep the blacklist.
+            *ORDERS_VIEW,
+            "orders.resolve_order",
+            "orders.view_appeal",
+            *SESSIONS_VIEW,
+            *BLACKLIST_KEEP,
             menus=(
                 "menu.organisation",
                 "menu.sites",
@@ -182,6 +207,10 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
                 "menu.stock",
                 "menu.replenishment",
                 "menu.payments",
+                "menu.orders",
+                "menu.appeals",
+                "menu.shopping",
+                "menu.blacklist",
             ),
         ),
         DataScope.ORG_UNITS,
@@ -199,6 +228,9 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
             *STOCK_VIEW,
             *PAYMENTS_HANDLE,
             *PAYMENT_SETTINGS_VIEW,
+            *ORDERS_VIEW,
+            "orders.refund_order",
+            "orders.view_appeal",
             menus=(
                 "menu.merchant_profile",
                 "menu.sites",
@@ -209,6 +241,8 @@ MERCHANT_PRESETS: tuple[PresetRole, ...] = (
                 "menu.stock",
                 "menu.payments",
                 "menu.payment_settings",
+                "menu.orders",
+                "menu.appeals",
             ),
         ),
         DataScope.ALL,

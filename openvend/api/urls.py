@@ -15,6 +15,9 @@ from openvend.api.devices.views import (
 )
 from openvend.api.inventory import planograms, replenishment, stock
 from openvend.api.merchants.views import DeviceGroupViewSet, MerchantViewSet, OrgUnitViewSet, SiteViewSet
+from openvend.api.orders import shopping
+from openvend.api.orders import views as orders
+from openvend.api.orders.shopping import OrderPolicyView
 from openvend.api.payments import views as payments
 
 router = DefaultRouter()
@@ -32,11 +35,12 @@ router.register("devices", DeviceViewSet, basename="device")
 router.register("commands", CommandViewSet, basename="command")
 router.register("alarms", AlarmViewSet, basename="alarm")
 router.register("alarm-settings", AlarmSettingsViewSet, basename="alarmsettings")
-for area in (products, pricing, planograms, stock, replenishment, payments):
+for area in (products, pricing, planograms, stock, replenishment, payments, orders, shopping):
     area.register(router)
 
 app_name = "api"
 urlpatterns = [
     path("auth/token", TokenView.as_view(), name="token"),
+    path("order-policy/", OrderPolicyView.as_view(), name="orderpolicy"),
     path("", include(router.urls)),
 ]

@@ -16,6 +16,14 @@ def open_alarm_count(request: HttpRequest) -> str:
     return str(count)
 
 
+def abnormal_order_count(request: HttpRequest) -> str:
+    """Sidebar badge: abnormal orders waiting for staff that the user can see."""
+    from openvend.orders.models import Order
+
+    waiting = Order.objects.restrict(request.user, "view").filter(resolution="").exclude(abnormal_reason="")
+    return str(waiting.count())
+
+
 def __getattr__(name: str) -> Any:
     if not name.startswith("menu_"):
         raise AttributeError(name)

@@ -201,6 +201,34 @@ def _payments_group(site: str) -> dict[str, Any]:
     }
 
 
+def _orders_group(site: str) -> dict[str, Any]:
+    from django.utils.text import format_lazy
+
+    orders = _item(_("Orders"), "receipt", site, "orders.order", "menu_orders")
+    abnormal = {
+        **orders,
+        "title": _("Abnormal orders"),
+        "icon": "report",
+        "link": format_lazy("{}?abnormal=yes", orders["link"]),
+        "badge": f"{PERMS}.abnormal_order_count",
+        "badge_variant": "warning",  # a queue of work, not an alarm
+    }
+    items = [
+        orders,
+        abnormal,
+        _item(_("Customer appeals"), "support_agent", site, "orders.appeal", "menu_appeals"),
+        _item(_("Correction orders"), "edit_note", site, "orders.correction", "menu_orders"),
+        _item(_("Shopping sessions"), "shopping_cart", site, "shopping.shoppingsession", "menu_shopping"),
+    ]
+    if site == "console":  # the blacklist and the order settings are each merchant's own
+        items += [
+            _item(_("Blacklist"), "block", site, "shopping.blacklistentry", "menu_blacklist"),
+            _item(_("Blacklist rules"), "rule", site, "shopping.blacklistrule", "menu_blacklist"),
+            _item(_("Order settings"), "tune", site, "orders.orderpolicy", "menu_order_settings"),
+        ]
+    return {"title": _("Orders"), "items": items}
+
+
 def _people_group(site: str, staff_title: Any) -> dict[str, Any]:
     return {
         "title": _("Staff and permissions"),
@@ -236,6 +264,7 @@ MERCHANT_CONSOLE = {
         _fleet_group("console"),
         _goods_group("console"),
         _stock_group("console"),
+        _orders_group("console"),
         _payments_group("console"),
         _estate_group("console"),
         _people_group("console", _("Staff")),
@@ -261,6 +290,7 @@ PLATFORM_CONSOLE = {
         _fleet_group("platform"),
         _goods_group("platform"),
         _stock_group("platform"),
+        _orders_group("platform"),
         _payments_group("platform"),
         _estate_group("platform"),
         _people_group("platform", _("Users")),

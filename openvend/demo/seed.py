@@ -100,13 +100,29 @@ MERCHANTS = [
 ]
 
 
+def _fresh_password(username: str) -> str:
+    """A random password the password rules accept for this user (a random one can, rarely, look too
+    much like the username for the similarity rule)."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    probe = User(username=username)
+    while True:
+        password = f"Demo-{secrets.token_urlsafe(9)}"
+        try:
+            validate_password(password, probe)
+        except ValidationError:
+            continue
+        return password
+
+
 def _password_for(username: str, known: dict[str, str]) -> str:
     """Keep a password already handed out if it still works; otherwise set a fresh one."""
     user = User.objects.get(username=username)
     password = known.get(username)
     if password and user.check_password(password):
         return password
-    password = f"Demo-{secrets.token_urlsafe(9)}"
+    password = _fresh_password(username)
     user.set_password(password)
     user.save(update_fields=["password"])
     return password
@@ -120,7 +136,7 @@ def _ensure_user(
             actor=None,
             merchant=merchant,
             username=username,
-            password=f"Demo-{secrets.token_urlsafe(9)}",
+            password=_fresh_password(username),
             roles=[role],
             org_unit=org_unit,
             **extra,

@@ -38,7 +38,7 @@ def test_orders_for_follows_permission_merchant_and_data_scope(
     scoped = next(
         role.code for role in Role.objects.filter(merchant=world_a.merchant).exclude(data_scope="all")
     )
-    assert list(orders_for(world_a.user("merchant_admin"))) == []  # no permission yet
+    assert list(orders_for(world_a.user("replenisher"))) == []  # replenishers may not see orders
     for world, code in ((world_a, "merchant_admin"), (world_a, scoped), (world_b, "merchant_admin")):
         _grant(world, code)
     assert list(orders_for(world_a.user("merchant_admin"))) == [order]

@@ -173,6 +173,12 @@ SPECTACULAR_SETTINGS = {
         "StockTakeStateEnum": "openvend.inventory.choices.StockTakeState",
         "PaymentStateEnum": "openvend.payments.choices.PaymentState",
         "RefundStateEnum": "openvend.payments.choices.RefundState",
+        "PaymentMethodEnum": "openvend.payments.choices.PaymentMethod",
+        "ShoppingFlowEnum": "openvend.devices.choices.ShoppingFlow",
+        "SessionStateEnum": "openvend.shopping.choices.SessionState",
+        "OrderStateEnum": "openvend.orders.choices.OrderState",
+        "AppealStateEnum": "openvend.orders.choices.AppealState",
+        "CorrectionStateEnum": "openvend.orders.choices.CorrectionState",
     },
 }
 

@@ -43,6 +43,7 @@ class Appeal(TenantModel):
         verbose_name = _("customer appeal")
         verbose_name_plural = _("customer appeals")
         ordering = ["-created_at"]
+        permissions = [("handle_appeal", _("Can uphold or reject customer appeals"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["order"], condition=Q(state=AppealState.OPEN), name="appeal_one_open_per_order"

@@ -81,6 +81,10 @@ class Order(TenantModel):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-created_at"]
+        permissions = [
+            ("resolve_order", _("Can handle abnormal orders (confirm, adjust, waive, charge, supplement)")),
+            ("refund_order", _("Can refund orders")),
+        ]
 
     def __str__(self) -> str:
         return self.number
