@@ -61,7 +61,9 @@ class TestSites(ResourceContract):
             assert refused.status_code == 400 and "closes_at" in refused.json()["error"]["fields"]
         site.refresh_from_db()
         assert (site.opens_at, site.closes_at) == (None, None)
-        night = client.patch(url, {"opens_at": "22:00", "closes_at": "06:00"}, content_type="application/json")
+        night = client.patch(
+            url, {"opens_at": "22:00", "closes_at": "06:00"}, content_type="application/json"
+        )
         assert night.status_code == 200
         assert (night.json()["opens_at"], night.json()["closes_at"]) == ("22:00:00", "06:00:00")
         row = AuditLogEntry.objects.filter(object_type="merchants.site", object_id=str(site.pk)).latest("id")

@@ -3,8 +3,6 @@ link and a replaying device deliver them: one terminal state, one order and one 
 
 from __future__ import annotations
 
-import pytest
-
 from openvend.devices.models import DeviceMessage
 from openvend.gateway import protocol
 from openvend.gateway.runner import Gateway
