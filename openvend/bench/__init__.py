@@ -9,6 +9,7 @@ BENCHMARKS = {
     "tenancy": "openvend.bench.tenancy",
     "telemetry": "openvend.bench.telemetry",
     "recognition": "openvend.bench.recognition",
+    "checkout": "openvend.bench.checkout",
 }
 
 

@@ -51,6 +51,9 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
         f"  Shopper H5:       {payments.shopper_links(base_url)}\n",
         flush=True,
     )
+    from openvend.demo.shoppers import start_demo_shoppers
+
+    shoppers = start_demo_shoppers(fleet.fleet, payments.wechat)
     # The task worker runs beside the web server as a child process and stops with it.
     worker = subprocess.Popen([sys.executable, "-m", "openvend", "worker"])
     try:
@@ -58,6 +61,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        shoppers.stop()
         fleet.stop()
         payments.stop()
         worker.terminate()

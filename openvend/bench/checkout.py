@@ -1,0 +1,361 @@
+"""`openvend bench checkout`: whole shopping visits, paid with WeChat payscore, through the real broker,
+gateway processes, PostgreSQL and the WeChat sandbox, against `pgbench` TPC-B on the same server.
+
+One shopper stands at each simulated cabinet (Mosquitto, protocol v1). A visit: the shopper scans
+(`session_start`), the gateway's dispatcher sends the open-door command, the cabinet opens, reports
+the weight of 1–3 units taken and closes 0.2 s later; the gateway stores the events, settles the
+session (recognition, order, stock, payment; the immediate task backend runs the settle task in the
+gateway right after the door-closed batch commits), opens the payscore service order and completes
+it at the sandbox, which deducts and answers DONE (the payment is paid); its notification reaches
+the web process afterwards.
+
+Phases: saturation (every cabinet visits back to back) gives completed sessions/s; latency (the
+cabinets together at half that rate) gives door-close → paid and door-open latency; then pgbench
+TPC-B runs alone on the same PostgreSQL server. Knobs: BENCH_CHECKOUT_CABINETS (default 16),
+BENCH_CHECKOUT_SECONDS per phase (default 30), BENCH_CHECKOUT_RATE (sessions/s for the latency
+phase; default half the saturation rate), BENCH_CHECKOUT_GATEWAYS (default 1),
+BENCH_CHECKOUT_DISPATCH_S (the dispatcher's poll interval, default the gateway's own),
+BENCH_PGBENCH_SECONDS (default 10), BENCH_PGBENCH_CLIENTS (default 4). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import multiprocessing
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from openvend.bench.checkout_world import (
+    SANDBOX_TIME_SCALE,
+    build_world,
+    gateway_child,
+    recreate_database,
+    sign_up_shoppers,
+    web_child,
+)
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/openvend_bench_checkout"
+CABINETS = int(os.environ.get("BENCH_CHECKOUT_CABINETS", "16"))
+SECONDS = float(os.environ.get("BENCH_CHECKOUT_SECONDS", "30"))
+RATE = float(os.environ.get("BENCH_CHECKOUT_RATE", "0"))
+# One gateway by default: with two on a shared subscription a cabinet's events are split between them,
+# and an event committed after a later one from the same cabinet is not applied (see the doc).
+GATEWAYS = int(os.environ.get("BENCH_CHECKOUT_GATEWAYS", "1"))
+DISPATCH_S = os.environ.get("BENCH_CHECKOUT_DISPATCH_S", "")
+PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "10"))
+PGBENCH_CLIENTS = int(os.environ.get("BENCH_PGBENCH_CLIENTS", "4"))
+PGBENCH_SCALE = 10  # ten branches: four clients do not queue on one branch row
+WARMUP_S = 3.0
+TARGET_SESSIONS_PER_S = 1000
+TARGET_RATIO = 0.5
+TARGET_CLOSE_TO_PAID_P99_MS = 150
+TARGET_DOOR_OPEN_P99_MS = 50
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin")
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pgbench_tps(database_url: str, binary: str) -> float:
+    """TPC-B (pgbench's default script) on a scratch database of the same server, dropped afterwards."""
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(database_url)
+    name = f"{parsed.path.lstrip('/')}_pgbench"
+    scratch = parsed._replace(path=f"/{name}").geturl()
+    recreate_database(scratch)
+    try:
+        subprocess.run(
+            [binary, "-i", "-q", "-s", str(PGBENCH_SCALE), scratch], check=True, capture_output=True
+        )
+        run = subprocess.run(
+            [binary, "-c", str(PGBENCH_CLIENTS), "-j", "2", "-T", str(PGBENCH_SECONDS), scratch],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    found = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", run.stdout)
+    if found is None:
+        raise RuntimeError(f"pgbench printed no tps: {run.stdout[-500:]}")
+    return float(found.group(1))
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _outcomes(visits: list[dict[str, Any]]) -> dict[str, Any]:
+    """What became of the visits, from the database: states, exact totals, and the two latencies."""
+    from openvend.orders.models import Order
+    from openvend.shopping.models import ShoppingSession
+
+    ids = [v["session_id"] for v in visits]
+    states = dict(ShoppingSession.objects.filter(pk__in=ids).values_list("pk", "state"))
+    orders = {
+        row["session_id"]: row
+        for row in Order.objects.filter(session_id__in=ids).values(
+            "session_id", "state", "total_fen", "paid_fen", "payment__paid_at"
+        )
+    }
+    by_state: dict[str, int] = {}
+    exact = wrong = 0
+    close_to_paid, door_open = [], []
+    for visit in visits:
+        state = states.get(visit["session_id"], "missing")
+        by_state[state] = by_state.get(state, 0) + 1
+        order = orders.get(visit["session_id"])
+        if visit["command_at"] is not None:
+            door_open.append(visit["command_at"] - visit["scanned_at"])
+        if order is None or order["state"] != "paid":
+            continue
+        if order["total_fen"] == order["paid_fen"] == visit["expected_fen"]:
+            exact += 1
+        else:
+            wrong += 1
+        if visit["closed_at"] is not None and order["payment__paid_at"] is not None:
+            close_to_paid.append(order["payment__paid_at"].timestamp() - visit["closed_at"])
+    return {
+        "visits": len(visits),
+        "states": by_state,
+        "paid_exact": exact,
+        "paid_wrong_total": wrong,
+        "close_to_paid_ms": {
+            "p50": _pct(close_to_paid, 0.5) * 1000,
+            "p99": _pct(close_to_paid, 0.99) * 1000,
+            "n": len(close_to_paid),
+        },
+        "door_open_ms": {
+            "p50": _pct(door_open, 0.5) * 1000,
+            "p99": _pct(door_open, 0.99) * 1000,
+            "n": len(door_open),
+        },
+    }
+
+
+def _profile(reports: list[dict[str, Any]], sessions: int) -> dict[str, Any]:
+    """Per completed session, summed over every process: statements and provider calls, with time."""
+    total: dict[str, dict[str, float]] = {}
+    for report in reports:
+        for kind, figures in report.get("tally", {}).items():
+            key = f"{report['role']}: {kind}"
+            entry = total.setdefault(key, {"count": 0, "seconds": 0.0})
+            entry["count"] += figures["count"]
+            entry["seconds"] += figures["seconds"]
+    per = max(1, sessions)
+    rows = sorted(total.items(), key=lambda item: -item[1]["seconds"])
+    return {
+        key: {
+            "per_session": round(v["count"] / per, 2),
+            "ms_per_session": round(1000 * v["seconds"] / per, 2),
+        }
+        for key, v in rows
+    }
+
+
+def _collect(out: Any, roles: int, timeout: float) -> list[dict[str, Any]]:
+    import queue
+
+    reports: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(reports) < roles and time.monotonic() < deadline:
+        try:
+            reports.append(out.get(timeout=max(0.1, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    return reports
+
+
+def run(database_url: str) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from openvend.bench.checkout_load import load_child
+    from openvend.demo.payments import configure_demo_payments
+    from openvend.gateway.broker.process import MosquittoProcess
+    from openvend.sandbox.alipay import AlipaySandbox
+    from openvend.sandbox.wechat import WeChatSandbox
+
+    settings.MQTT_GATEWAY_PASSWORD = secrets.token_urlsafe(16)
+    workdir = Path(tempfile.mkdtemp(prefix="openvend-bench-checkout-"))
+    merchant, credentials = build_world(workdir, CABINETS)
+    broker = MosquittoProcess(_binary("mosquitto") or "mosquitto", workdir, timeout=10).start()
+    url = f"mqtt://127.0.0.1:{broker.port}"
+    web_port = _free_port()
+    ctx = multiprocessing.get_context("fork")
+    stop, out, inbox = ctx.Event(), ctx.Queue(), ctx.Queue()
+    gateway_config: dict[str, Any] = {
+        "url": url,
+        "username": settings.MQTT_GATEWAY_USERNAME,
+        "password": settings.MQTT_GATEWAY_PASSWORD,
+        "shared_group": "bench",
+    }
+    if DISPATCH_S:
+        gateway_config["dispatch_every_s"] = float(DISPATCH_S)
+    plan = {"seconds": SECONDS, "rate": RATE, "warmup_s": WARMUP_S}
+    connection.close()
+    children = [ctx.Process(target=web_child, args=(web_port, stop, out))]
+    children += [ctx.Process(target=gateway_child, args=(gateway_config, stop, out)) for _ in range(GATEWAYS)]
+    loader = ctx.Process(target=load_child, args=(url, credentials, plan, inbox, out))
+    for child in [*children, loader]:
+        child.start()
+    wechat, alipay = (
+        WeChatSandbox(time_scale=SANDBOX_TIME_SCALE),
+        AlipaySandbox(time_scale=SANDBOX_TIME_SCALE),
+    )
+    wechat.start()
+    alipay.start()
+    try:
+        configure_demo_payments(wechat, alipay, f"http://127.0.0.1:{web_port}")
+        inbox.put(sign_up_shoppers(merchant, wechat, CABINETS))
+        reports = _collect(out, 1, 2 * SECONDS + 900)
+        stop.set()
+        reports += _collect(out, GATEWAYS + 1, 60)
+        for child in [*children, loader]:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+    finally:
+        stop.set()
+        wechat.stop()
+        alipay.stop()
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    load = next((r for r in reports if r["role"] == "load"), None)
+    if load is None:
+        raise RuntimeError("the load process reported nothing")
+    return {"load": load, "reports": reports}
+
+
+def _verdict(met: bool) -> str:
+    return "MET" if met else "NOT MET"
+
+
+def main() -> int:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
+    database_url = os.environ["DATABASE_URL"]
+    tools = {name: _binary(name) for name in ("mosquitto", "pgbench")}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing or not database_url.startswith("postgres"):
+        print(f"this benchmark needs PostgreSQL at DATABASE_URL and {', '.join(tools)} ({missing} missing)")
+        return 2
+    load_before = os.getloadavg()
+    recreate_database(database_url)
+    outcome = run(database_url)
+    load_after = os.getloadavg()
+    tps = pgbench_tps(database_url, str(tools["pgbench"]))
+    load = outcome["load"]
+    saturation, latency = load["saturation"], load["latency"]
+    rate = saturation["completed_per_s"]
+    sat = _outcomes(saturation["visits"])
+    lat = _outcomes(latency["visits"])
+    achieved = len(latency["visits"]) / max(1e-9, latency["t1"] - latency["t0"])
+    completed = sat["states"].get("completed", 0) + lat["states"].get("completed", 0)
+    profile = _profile(outcome["reports"], completed)
+    ratio = rate / tps if tps else float("nan")
+    targets = {
+        "sessions_per_s_ge_1000": rate >= TARGET_SESSIONS_PER_S,
+        "ratio_ge_0.5_pgbench": ratio >= TARGET_RATIO,
+        "close_to_paid_p99_le_150ms_at_half_load": lat["close_to_paid_ms"]["p99"]
+        <= TARGET_CLOSE_TO_PAID_P99_MS,
+        "door_open_p99_le_50ms": lat["door_open_ms"]["p99"] <= TARGET_DOOR_OPEN_P99_MS,
+    }
+    lines = [
+        f"checkout benchmark: {CABINETS} cabinets, {GATEWAYS} gateway processes, PostgreSQL, Mosquitto, "
+        f"WeChat payscore sandbox; {SECONDS:g} s per phase; load average {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after",
+        f"saturation: {rate:.1f} completed sessions/s ({len(saturation['visits'])} visits, states "
+        f"{sat['states']}, {sat['paid_exact']} paid exactly, {sat['paid_wrong_total']} wrong total, "
+        f"{len(saturation['errors'])} refused scans)",
+        f"  door-open p50/p99 {sat['door_open_ms']['p50']:.0f}/{sat['door_open_ms']['p99']:.0f} ms; "
+        f"door-close -> paid p50/p99 {sat['close_to_paid_ms']['p50']:.0f}/"
+        f"{sat['close_to_paid_ms']['p99']:.0f} ms",
+        f"latency phase at {latency['target_per_s']:.1f} sessions/s (achieved {achieved:.1f}): "
+        f"{len(latency['visits'])} visits, states {lat['states']}, {lat['paid_exact']} paid exactly",
+        f"  door-close -> paid p50 {lat['close_to_paid_ms']['p50']:.0f} ms, "
+        f"p99 {lat['close_to_paid_ms']['p99']:.0f} ms (n={lat['close_to_paid_ms']['n']})",
+        f"  door-open (scan -> command at the cabinet) p50 {lat['door_open_ms']['p50']:.0f} ms, "
+        f"p99 {lat['door_open_ms']['p99']:.0f} ms (n={lat['door_open_ms']['n']})",
+        *[
+            f"  refused scan x{n}: {message}"
+            for message, n in Counter(saturation["errors"] + latency["errors"]).most_common(3)
+        ],
+        f"pgbench TPC-B (scale {PGBENCH_SCALE}, {PGBENCH_CLIENTS} clients, {PGBENCH_SECONDS} s): "
+        f"{tps:.0f} tps",
+        f"ratio completed sessions/s / pgbench tps: {ratio:.4f}",
+        "profile per completed session (count, ms), top 12:",
+        *[
+            f"  {key:<60} {v['per_session']:>7.2f} {v['ms_per_session']:>9.2f}"
+            for key, v in list(profile.items())[:12]
+        ],
+        *[f"target {key}: {_verdict(met)}" for key, met in targets.items()],
+    ]
+    print("\n".join(lines))
+    summary = {
+        "benchmark": "checkout",
+        "cabinets": CABINETS,
+        "gateways": GATEWAYS,
+        "seconds_per_phase": SECONDS,
+        "dispatch_every_s": float(DISPATCH_S) if DISPATCH_S else None,
+        "completed_per_s": round(rate, 2),
+        "pgbench_tps": round(tps, 1),
+        "ratio": round(ratio, 5),
+        "latency_phase_rate_per_s": round(latency["target_per_s"], 2),
+        "latency_phase_achieved_per_s": round(achieved, 2),
+        "close_to_paid_p50_ms": round(lat["close_to_paid_ms"]["p50"], 1),
+        "close_to_paid_p99_ms": round(lat["close_to_paid_ms"]["p99"], 1),
+        "door_open_p50_ms": round(lat["door_open_ms"]["p50"], 1),
+        "door_open_p99_ms": round(lat["door_open_ms"]["p99"], 1),
+        "saturation": {k: v for k, v in sat.items()},
+        "latency": {k: v for k, v in lat.items()},
+        "refused_scans": len(saturation["errors"]) + len(latency["errors"]),
+        "profile": dict(list(profile.items())[:20]),
+        "targets": {k: _verdict(v) for k, v in targets.items()},
+        "load_average": [round(load_before[0], 2), round(load_after[0], 2)],
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+    }
+    print(json.dumps(_clean(summary), allow_nan=False))
+    return 0
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else obj  # JSON has no NaN: a figure with no samples is null
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj

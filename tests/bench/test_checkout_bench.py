@@ -1,0 +1,89 @@
+"""`openvend bench checkout` at a tiny size: it runs end to end on PostgreSQL with Mosquitto and the
+WeChat sandbox, every visit it paid was charged exactly, and its last line is one JSON object."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.mqtt,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="The benchmark measures PostgreSQL."),
+    pytest.mark.skipif(shutil.which("pgbench") is None, reason="pgbench is not installed here."),
+]
+
+
+def _scratch_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    # Named after this run's test database, so parallel runs on one server do not collide.
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}_checkout_bench"
+
+
+def _drop(url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(url)
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
+
+
+def test_a_tiny_checkout_bench_ends_with_its_figures_as_json() -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _scratch_url(),
+        "BENCH_CHECKOUT_CABINETS": "2",
+        "BENCH_CHECKOUT_SECONDS": "4",
+        "BENCH_CHECKOUT_DISPATCH_S": "0.05",
+        "BENCH_PGBENCH_SECONDS": "1",
+        "BENCH_PGBENCH_CLIENTS": "2",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "openvend", "bench", "checkout"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        _drop(env["DATABASE_URL"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["benchmark"] == "checkout"
+    assert {
+        "completed_per_s",
+        "pgbench_tps",
+        "ratio",
+        "close_to_paid_p50_ms",
+        "close_to_paid_p99_ms",
+        "door_open_p50_ms",
+        "door_open_p99_ms",
+        "profile",
+        "targets",
+    } <= set(summary)
+    assert set(summary["targets"]) == {
+        "sessions_per_s_ge_1000",
+        "ratio_ge_0.5_pgbench",
+        "close_to_paid_p99_le_150ms_at_half_load",
+        "door_open_p99_le_50ms",
+    }
+    assert set(summary["targets"].values()) <= {"MET", "NOT MET"}
+    assert summary["completed_per_s"] > 0 and summary["pgbench_tps"] > 0
+    for phase in ("saturation", "latency"):
+        figures = summary[phase]
+        assert figures["paid_wrong_total"] == 0
+        assert figures["paid_exact"] == figures["states"].get("completed", 0)
+    assert summary["saturation"]["paid_exact"] > 0
