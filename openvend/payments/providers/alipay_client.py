@@ -21,6 +21,7 @@ import httpx
 
 from openvend.payments.protocols import alipay as wire
 from openvend.payments.providers.base import Credentials, ProviderError, SubMerchant
+from openvend.payments.providers.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class AlipayClient:
         clock: Callable[[], datetime] | None = None,
     ):
         self.credentials = credentials
-        self._http = httpx.Client(timeout=timeout_s, transport=transport)
+        self._http = httpx.Client(timeout=timeout_s, transport=transport, verify=tls_context())
         self._clock = clock
 
     def close(self) -> None:

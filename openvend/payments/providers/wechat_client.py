@@ -18,6 +18,7 @@ import httpx
 
 from openvend.payments.protocols import wechat as proto
 from openvend.payments.providers.base import Credentials, ProviderError, Rejected, RejectReason
+from openvend.payments.providers.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ class WeChatPayClient:
         self, credentials: Credentials, *, timeout_s: float = 10.0, http: httpx.Client | None = None
     ):
         self.credentials = credentials
-        self._http = http or httpx.Client(base_url=credentials.base_url.rstrip("/"), timeout=timeout_s)
+        self._http = http or httpx.Client(
+            base_url=credentials.base_url.rstrip("/"), timeout=timeout_s, verify=tls_context()
+        )
         self._certificates: dict[str, str] = dict(credentials.gateway_certificates)
         self._cert_lock = threading.Lock()
 

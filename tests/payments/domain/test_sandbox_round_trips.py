@@ -178,6 +178,11 @@ def test_payscore_authorise_open_charge_and_user_paid_notification(
         )
         api_payscore.deduct(wechat.gateway, order)
     wait_until(lambda: _state(payment) == PaymentState.PAID)
+    # On SQLite the live server shares the test's connection, so the payment can be seen paid before
+    # the notification's own row is updated in the same (not yet committed) transaction.
+    wait_until(
+        lambda: ProviderNotification.objects.filter(event_type="payment.paid", payment=payment).exists()
+    )
     payment.refresh_from_db()
     assert wechat.balance(SHOPPER) == 900
     assert payment.provider_trade_no == order.transaction_id
