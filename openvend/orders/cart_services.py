@@ -142,21 +142,9 @@ def _cart_evidence(cart: list[CartLine]) -> dict[str, int]:
 
 
 def _create_payment(session: ShoppingSession, order: Order, payer_id: str) -> Any:
-    from openvend.payments.selectors import active_authorisation
-    from openvend.payments.services.charging import create_payment
+    from openvend.orders.services import new_order_payment
 
-    device_name = session.device.name or session.device.code
-    payment = create_payment(
-        merchant=session.merchant,
-        order_ref=order.number,
-        amount_fen=order.total_fen,
-        method=session.payment_method,
-        description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
-        consumer=session.consumer,
-        site=session.site,
-        payer_id=payer_id,
-        authorisation=active_authorisation(session.merchant_id, session.consumer, session.payment_method),
-    )
+    payment = new_order_payment(session, order, payer_id)
     order.payment = payment
     order.save(update_fields=["payment", "updated_at"])
     return payment

@@ -140,27 +140,37 @@ def _post_sales(session: ShoppingSession, order: Order, lines: list[OrderLine]) 
         )
 
 
+def new_order_payment(session: ShoppingSession, order: Order, payer_id: str = "") -> Payment:
+    """A new payment attempt for the order's total, by the visit's method (the shopper's pay-after
+    authorisation attached when they have one). Raises PaymentRuleError when the method cannot be used."""
+    from openvend.payments.selectors import active_authorisation
+    from openvend.payments.services.charging import create_payment
+
+    device_name = session.device.name or session.device.code
+    payment: Payment = create_payment(
+        merchant=session.merchant,
+        order_ref=order.number,
+        amount_fen=order.total_fen,
+        method=session.payment_method,
+        description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
+        consumer=session.consumer,
+        site=session.site,
+        payer_id=payer_id,
+        authorisation=active_authorisation(session.merchant_id, session.consumer, session.payment_method),
+    )
+    return payment
+
+
 def _charge(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
     """Create the payment and ask for the charge; it is sent once everything here has committed."""
-    from openvend.payments.selectors import active_authorisation
-    from openvend.payments.services.charging import create_payment, request_charge
+    from openvend.payments.services.charging import request_charge
     from openvend.payments.services.errors import PaymentRuleError
 
     transition(
         session, S.SETTLING, SessionEventKind.SETTLING, {"order": order.number, "total_fen": order.total_fen}
     )
-    device_name = session.device.name or session.device.code
     try:
-        payment = create_payment(
-            merchant=session.merchant,
-            order_ref=order.number,
-            amount_fen=order.total_fen,
-            method=session.payment_method,
-            description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
-            consumer=session.consumer,
-            site=session.site,
-            authorisation=active_authorisation(session.merchant_id, session.consumer, session.payment_method),
-        )
+        payment = new_order_payment(session, order)
     except PaymentRuleError as exc:
         # The goods are gone (recognition was sure) but this method cannot collect: staff decide.
         order.state = OrderState.REVIEW

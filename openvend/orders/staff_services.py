@@ -104,23 +104,12 @@ def _recognised(order: Order) -> list[Taken]:
 
 def _charge_elsewhere(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
     """Charge an order whose session has already ended (its state is not the session's to change)."""
-    from openvend.orders.services import _charge_lines, open_and_charge
-    from openvend.payments.selectors import active_authorisation
-    from openvend.payments.services.charging import create_payment, request_charge
+    from openvend.orders.services import _charge_lines, new_order_payment, open_and_charge
+    from openvend.payments.services.charging import request_charge
     from openvend.payments.services.errors import PaymentRuleError
 
-    device_name = session.device.name or session.device.code
     try:
-        payment = create_payment(
-            merchant=session.merchant,
-            order_ref=order.number,
-            amount_fen=order.total_fen,
-            method=session.payment_method,
-            description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
-            consumer=session.consumer,
-            site=session.site,
-            authorisation=active_authorisation(session.merchant_id, session.consumer, session.payment_method),
-        )
+        payment = new_order_payment(session, order)
     except PaymentRuleError as exc:
         raise OpenVendError(OrderErrorCode.PAYMENT_REFUSED, exc.message) from exc
     order.payment = payment
