@@ -63,10 +63,17 @@ class DemoShoppers:
     def shop_once(self, flow: str = "") -> dict[str, Any] | None:
         """One visit (`flow`, or a random one) at a random idle cabinet; what it came to, or None when
         no cabinet was free."""
-        from openvend.devices.models import Device
+        from openvend.devices.models import Device, DeviceState
         from openvend.simulator.shoppers import wait_settled
 
-        idle = [d for d in self.fleet.devices if d.connected.is_set() and d.snapshot()["session"] is None]
+        # Online as the cloud sees it (the gateway has applied the cabinet's birth), or a shopper's
+        # scan would be refused with "device offline".
+        online = set(DeviceState.objects.filter(online=True).values_list("device__code", flat=True))
+        idle = [
+            d
+            for d in self.fleet.devices
+            if d.connected.is_set() and d.code in online and d.snapshot()["session"] is None
+        ]
         if not idle:
             return None
         cabinet = self.rng.choice(idle)

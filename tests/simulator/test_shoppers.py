@@ -5,6 +5,7 @@ into an order at the exact catalog prices, paid from the wallet, and the stock l
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,6 +164,12 @@ def test_the_demo_shoppers_use_all_three_flows(
     fleet = Fleet.from_credentials(credentials, mosquitto_broker.url, door_open_s=1.0, relock_s=0.1).start()
     try:
         shoppers = DemoShoppers(fleet=fleet, wechat=wechat)
+        from openvend.devices.models import DeviceState
+
+        deadline = time.monotonic() + 20
+        while not DeviceState.objects.filter(device__code=credentials[0]["code"], online=True).exists():
+            assert time.monotonic() < deadline, "the cabinet never came online"
+            time.sleep(0.05)
         outcomes = []
         for flow in ("full_auto", "semi_auto", "open_shelf"):
             for device in fleet:
