@@ -28,7 +28,7 @@ from openvend.orders.errors import OrderErrorCode
 from openvend.orders.models import CartLine, Order
 from openvend.shopping.choices import SessionState as S
 from openvend.shopping.models import ShoppingSession
-from openvend.shopping.services import transition
+from openvend.shopping.services import settle_later, transition
 
 CART_FLOWS = frozenset({ShoppingFlow.SEMI_AUTO, ShoppingFlow.OPEN_SHELF})
 # Semi-automatic shoppers may fill the cart and pay with the door open or after it closed.
@@ -165,13 +165,7 @@ def _advance_after_checkout(session: ShoppingSession, order: Order) -> None:
     _record(session, CheckoutEvent.CART_PAID, detail)
     if session.state == S.RECOGNISING:  # the door already closed: cross-check now
         session_id = session.pk
-        transaction.on_commit(lambda: _settle_later(session_id))
-
-
-def _settle_later(session_id: int) -> None:
-    from openvend.orders.tasks import settle_session_task
-
-    settle_session_task.enqueue(session_id)
+        transaction.on_commit(lambda: settle_later(session_id))
 
 
 def cart_checkout(

@@ -212,10 +212,10 @@ def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, deta
     transition(session, S.CLOSED, kind, detail, changes={"closed_at": at})
     transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED)
     session_id = session.pk
-    transaction.on_commit(lambda: _settle_later(session_id))
+    transaction.on_commit(lambda: settle_later(session_id))
 
 
-def _settle_later(session_id: int) -> None:
+def settle_later(session_id: int) -> None:
     from openvend.orders.tasks import settle_session_task  # orders build on shopping: bind at call time
 
     settle_session_task.enqueue(session_id)
