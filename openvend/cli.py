@@ -122,6 +122,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         duration=args.duration,
         prefix=args.prefix,
         seed=args.seed,
+        media=args.media,
     )
 
 
@@ -214,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: Ctrl-C)")
     simulate.add_argument("--prefix", default="SIM")
     simulate.add_argument("--seed", type=int, default=0, help="seed of the simulated sensor noise")
+    simulate.add_argument(
+        "--media", action="store_true", help="cabinets with a camera report a still of every door session"
+    )
     simulate.set_defaults(func=cmd_simulate)
 
     planogram = sub.add_parser("planogram", help="check or optimise a weight-sensor planogram")

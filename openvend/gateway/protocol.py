@@ -80,6 +80,7 @@ class EventKind(StrEnum):
     FOREIGN_OBJECT = "foreign_object"
     WEIGHT_CHANGE = "weight_change"
     FAULT = "fault"
+    MEDIA_CAPTURED = "media_captured"  # a v1 addition: the detail has its own schema (event.json $defs)
 
 
 class AckResult(StrEnum):

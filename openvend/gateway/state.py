@@ -244,3 +244,10 @@ def _event_effects(device: Device, body: dict[str, Any], at: Any) -> None:
         from openvend.shopping.services import session_weight_event
 
         session_weight_event(device=device, session_key=body["session"], detail=body.get("detail") or {})
+    if body.get("session") and kind == "media_captured":
+        # Cameras upload after the door shut: the link joins the visit whatever state it has reached.
+        from openvend.shopping.media_services import session_media_attach
+
+        session_media_attach(
+            device=device, session_key=body["session"], detail=body.get("detail") or {}, received_at=at
+        )

@@ -64,3 +64,11 @@ class EventKind(models.TextChoices):
     RECOGNITION_STARTED = "recognition_started", _("recognition started")
     EXPIRED = "expired", _("door never opened: cancelled")
     DOOR_LEFT_OPEN = "door_left_open", _("door left open: alarm raised")
+    MEDIA_CAPTURED = "media_captured", _("photo or video attached")
+
+
+class MediaKind(models.TextChoices):
+    """What a cabinet camera reported for a visit (device protocol `media_captured`)."""
+
+    PHOTO = "photo", _("photo")
+    VIDEO = "video", _("video")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +16,13 @@ from openvend.core.scope import DataScope
 from openvend.devices.choices import ShoppingFlow
 from openvend.payments.choices import PaymentMethod
 from openvend.payments.models.immutable import AppendOnly, AppendOnlyQuerySet
-from openvend.shopping.choices import DEVICE_BUSY_STATES, BlacklistRuleKind, BlacklistSource, SessionState
+from openvend.shopping.choices import (
+    DEVICE_BUSY_STATES,
+    BlacklistRuleKind,
+    BlacklistSource,
+    MediaKind,
+    SessionState,
+)
 
 
 def _device_scope(scope: DataScope) -> Q:
@@ -162,3 +169,42 @@ class BlacklistRule(TenantModel):
     @classmethod
     def scope_q(cls, scope: DataScope) -> Q:
         return Q()
+
+
+class SessionMedia(AppendOnly, TenantModel):
+    """A photo or video clip a cabinet camera took of a visit, uploaded by the device to the merchant's
+    storage; the cloud keeps the link. Evidence for staff, so append-only: one row per session and URL."""
+
+    session = models.ForeignKey(
+        ShoppingSession, on_delete=models.PROTECT, related_name="media", verbose_name=_("shopping session")
+    )
+    camera = models.PositiveSmallIntegerField(_("camera"))
+    kind = models.CharField(_("kind"), max_length=10, choices=MediaKind.choices)
+    # The protocol accepts https only: the link is shown to staff and opened in their browsers.
+    url = models.URLField(_("URL"), max_length=2048, validators=[URLValidator(schemes=["https"])])
+    # Machine time (the device's clock); empty when that clock reads a time no date can hold.
+    captured_at = models.DateTimeField(_("captured at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"))
+    sha256 = models.CharField(
+        _("SHA-256"), max_length=64, blank=True, validators=[RegexValidator(r"^[0-9a-f]{64}\Z")]
+    )
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+
+    objects: ClassVar[Any] = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("session photo or video")
+        verbose_name_plural = _("session photos and videos")
+        ordering = ["captured_at", "camera", "id"]
+        constraints = [
+            # A replayed or repeated report of the same upload must not show it twice.
+            models.UniqueConstraint(fields=["session", "url"], name="sessionmedia_one_per_session_url")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} camera {self.camera} of session {self.session_id}"
+
+    @classmethod
+    def scope_q(cls, scope: DataScope) -> Q:
+        return Q(session__in=ShoppingSession.objects.filter(ShoppingSession.scope_q(scope)))

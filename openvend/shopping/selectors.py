@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from openvend.shopping.choices import DEVICE_BUSY_STATES
-from openvend.shopping.models import BlacklistEntry, ShoppingEvent, ShoppingSession
+from openvend.shopping.models import BlacklistEntry, SessionMedia, ShoppingEvent, ShoppingSession
 
 
 def live_session_on(device: Any) -> ShoppingSession | None:
@@ -39,4 +39,12 @@ def blacklist_entry_of(merchant: Any, consumer: Any, now: datetime | None = None
 
 def timeline_of(session: ShoppingSession) -> QuerySet[ShoppingEvent]:
     qs: QuerySet[ShoppingEvent] = ShoppingEvent.objects.filter(session=session).order_by("id")
+    return qs
+
+
+def session_media(session_id: int) -> QuerySet[SessionMedia]:
+    """The photos and clips the cabinet's cameras reported for one visit, in the order they were taken."""
+    qs: QuerySet[SessionMedia] = SessionMedia.objects.filter(session_id=session_id).order_by(
+        "captured_at", "camera", "id"
+    )
     return qs

@@ -15,6 +15,8 @@ from typing import Any
 FAULTS = ("camera_fault", "lock_fault", "temperature_high", "foreign_object", "offline")
 DOOR = 1  # the simulated cabinets have one door and one camera
 CAMERA = 1
+# Where a vision cabinet "uploads" its stills: a reserved domain, so nothing is ever fetched from it.
+MEDIA_URL = "https://media.example.invalid/{code}/{session}/{camera}.jpg"
 
 # A failed compressor: the cabinet settles well above any merchant's upper limit.
 FAULT_TEMPERATURE_C = 12.0
@@ -251,6 +253,15 @@ class Cabinet:
             self.out_of_service.add("foreign_object")
         # Found during a session, or right after one: the event names that session.
         return [Event("foreign_object", self.session or self.last_session, detail)]
+
+    def photos(self, code: str, session: str, captured_at_ms: int) -> list[Event]:
+        """A vision cabinet's stills of a door session, one per working camera, taken as the door shuts
+        and reported once uploaded (`media_captured`, §5.4.1)."""
+        if not self.has_camera or self.camera != "ok":
+            return []
+        url = MEDIA_URL.format(code=code, session=session, camera=CAMERA)
+        detail = {"camera": CAMERA, "kind": "photo", "url": url, "captured_at": captured_at_ms}
+        return [Event("media_captured", session, detail)]
 
     def self_test(self) -> dict[str, str]:
         return {

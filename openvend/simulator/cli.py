@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from openvend.merchants.choices import MerchantStatus
 from openvend.merchants.models import Merchant, Site
 from openvend.simulator.fleet import Fleet
-from openvend.simulator.provision import provision_devices, sensors_of
+from openvend.simulator.provision import cameras_of, provision_devices, sensors_of
 
 # Where `openvend demo` runs its embedded broker when MQTT_URL is empty (its preferred port; it
 # takes another one only if that is busy, and then --url is needed).
@@ -89,22 +89,33 @@ def run_simulate(
     duration: float | None,
     prefix: str = "SIM",
     seed: int = 0,
+    media: bool = False,
 ) -> int:
+    """`media`: devices whose kind has a camera report a still of every door session."""
     try:
         credentials = _provision(merchant, devices, prefix, None)
-        sensors = sensors_of([entry["code"] for entry in credentials])
+        codes = [entry["code"] for entry in credentials]
+        sensors, cameras = sensors_of(codes), cameras_of(codes)
     except UsageError as exc:
         print(f"openvend simulate: {exc}", file=sys.stderr)
         return 2
     broker = broker_url(url)
     fleet = Fleet.from_credentials(
-        [{**entry, "sensors": sensors.get(entry["code"], [])} for entry in credentials],
+        [
+            {
+                **entry,
+                "sensors": sensors.get(entry["code"], []),
+                "has_camera": cameras.get(entry["code"], False),
+            }
+            for entry in credentials
+        ],
         broker,
         seed=seed,
         # Sequence numbers must never go back, also across runs: the cloud ignores reused ones.
         state_dir=settings.VAR_DIR / "simulator",
         heartbeat_s=heartbeat,
         telemetry_s=telemetry,
+        capture_media=media,
     )
     print(f"simulating {len(fleet)} device(s) against {broker}; Ctrl-C stops", file=sys.stderr, flush=True)
     try:

@@ -55,6 +55,7 @@ class SimulatedDevice(DeviceLink):
         state_path: str | Path | None = None,
         outbox_limit: int = OUTBOX_LIMIT,
         has_camera: bool = True,
+        capture_media: bool = False,
         target_c: float = 4.0,
         clock_skew_ms: int = 0,
     ) -> None:
@@ -72,6 +73,8 @@ class SimulatedDevice(DeviceLink):
         )
         self.heartbeat_s, self.telemetry_s = heartbeat_s, telemetry_s
         self.door_open_s, self.relock_s, self.change_min_s = door_open_s, relock_s, change_min_s
+        # Off unless asked: a still per door session is one more QoS 1 event, which benchmarks do not want.
+        self.capture_media = capture_media
         self._rng = random.Random(seed)  # noqa: S311 (reproducible sensor noise, not secrets)
         self.cabinet = Cabinet(list(sensors or []), self._rng, has_camera=has_camera, target_c=target_c)
         # A machine without clock skew counts as NTP-synchronised: it can spot a stale command by
@@ -282,7 +285,11 @@ class SimulatedDevice(DeviceLink):
 
     def _close_door(self) -> None:
         with self._lock:
-            self._events(self.cabinet.close_door())
+            session = self.cabinet.session
+            closed = self.cabinet.close_door()
+            self._events(closed)
+            if closed and session is not None and self.capture_media:
+                self._events(self.cabinet.photos(self.code, session, self._machine_ms()))
             self._schedule(self.relock_s, self._relock)
 
     def _relock(self) -> None:

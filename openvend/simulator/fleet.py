@@ -32,8 +32,9 @@ class Fleet:
         state_dir: str | Path | None = None,
         **options: Any,
     ) -> Fleet:
-        """Devices from [{"code", "secret", optional "sensors"}]. Each gets its own seed (seed + index),
-        and a state file in `state_dir` if given, so a later run continues its seq and outbox."""
+        """Devices from [{"code", "secret", optional "sensors" and "has_camera"}]. Each gets its own seed
+        (seed + index), and a state file in `state_dir` if given, so a later run continues its seq and
+        outbox."""
         devices = []
         for index, entry in enumerate(credentials):
             code = entry["code"]
@@ -41,6 +42,8 @@ class Fleet:
                 "sensors": list(entry.get("sensors") or options.get("sensors") or DEFAULT_SENSORS)
             }
             kwargs.update({k: v for k, v in options.items() if k != "sensors"})
+            if "has_camera" in entry:  # the device kind's geometry decides, whatever the options say
+                kwargs["has_camera"] = bool(entry["has_camera"])
             state_path = Path(state_dir) / f"{code}.json" if state_dir is not None else None
             devices.append(
                 SimulatedDevice(

@@ -68,6 +68,11 @@ def provision_devices(
     return provisioned
 
 
+def cameras_of(codes: list[str]) -> dict[str, bool]:
+    """Whether each device's kind has a camera (a vision cabinet)."""
+    return dict(Device.objects.filter(code__in=codes).values_list("code", "kind__has_camera"))
+
+
 def sensors_of(codes: list[str]) -> dict[str, list[str]]:
     """Each device's load-cell ids, from its kind's geometry."""
     devices = Device.objects.filter(code__in=codes).select_related("kind")

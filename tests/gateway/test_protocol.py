@@ -84,7 +84,7 @@ def test_the_document_has_an_example_of_every_message():
     assert commands == set(protocol.COMMAND_KINDS)
     assert {"status-lwt", "status-birth", "status-shutdown", "status-reconnect"} <= set(EXAMPLES)
     assert {"event-foreign-object-replay", "cloud-ack", "ack-expired", "ack-open-door-again"} <= set(EXAMPLES)
-    assert len(EXAMPLES) == 38
+    assert len(EXAMPLES) == 40
     assert "openvend/gateway/schemas/" in DOC.read_text(encoding="utf-8")
 
 
@@ -614,6 +614,102 @@ def test_bad_body(kind, body, detail):
     assert len(error.detail) <= 200
 
 
+# --- media_captured: photos and clips of a door session (a v1 addition, §5.4.1) ----------------
+
+MEDIA_SESSION = "29247907-c561-4261-a532-6e489c1d3410"
+PHOTO = {
+    "camera": 1,
+    "kind": "photo",
+    "url": f"https://media.example.com/cab-0042/{MEDIA_SESSION}/1.jpg",
+    "captured_at": 1795422400200,
+}
+
+
+def media(**detail: Any) -> dict[str, Any]:
+    return {"kind": "media_captured", "session": MEDIA_SESSION, "detail": {**PHOTO, **detail}}
+
+
+def test_media_examples_decode_exactly():
+    assert decode_example("event-media-photo") == UpMessage(
+        CODE,
+        "event",
+        "938147e1-398f-4a6b-b8a6-1134501eab10",
+        1234,
+        1795422402600,
+        media(
+            sha256="55c64d0fcd6f9d5f7c828093857e3fdfda68478bb4e9bd24d481ef391c7804e8",
+            bytes=284113,
+        ),
+    )
+    video = decode_example("event-media-video").body
+    assert (video["session"], video["detail"]["kind"], video["detail"]["duration_ms"]) == (
+        MEDIA_SESSION,
+        "video",
+        39400,
+    )
+    assert protocol.EventKind.MEDIA_CAPTURED == "media_captured"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        media(),
+        media(camera=255, url="https://a.bc"),
+        media(kind="video", duration_ms=0, bytes=0),
+        media(url="https://cdn-1.example.com:8443/a/b.jpg?sig=x%2Fy&e=1#t", sha256="0" * 64),
+    ],
+)
+def test_media_reports_that_are_valid(body):
+    assert protocol.decode_up(topic("event"), raw(envelope("event", body))).body == body
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            media(url="http://media.example.com/1.jpg"),
+            "body.detail.url: 'http://media.example.com/1.jpg' does",
+        ),
+        (media(url="ftp://media.example.com/1.jpg"), "body.detail.url: 'ftp://"),
+        (media(url="javascript:alert(1)//https://a.com"), "body.detail.url: 'javascript:"),
+        (media(url="https://10.0.0.1/1.jpg"), "body.detail.url: 'https://10.0.0.1/1.jpg' does not match"),
+        (media(url="https://u:p@media.example.com/1.jpg"), "body.detail.url: 'https://u:p@"),
+        (
+            media(url='https://media.example.com/a"onerror="x'),
+            "body.detail.url: 'https://media.example.com/a\"",
+        ),
+        (
+            media(url="https://media.example.com/1.jpg\n"),
+            "body.detail.url: 'https://media.example.com/1.jpg\\n'",
+        ),
+        (
+            media(url="https://media.example.com/" + "a" * 2023),
+            "body.detail.url: 'https://media.example.com/aaa",
+        ),
+        (
+            {
+                "kind": "media_captured",
+                "session": MEDIA_SESSION,
+                "detail": {k: v for k, v in PHOTO.items() if k != "url"},
+            },
+            "body.detail: 'url' is a required property",
+        ),
+        (media(kind="image"), "body.detail.kind: 'image' is not one of ['photo', 'video']"),
+        (media(camera=0), "body.detail.camera: 0 is less than the minimum of 1"),
+        (media(captured_at=1.5), "body.detail.captured_at: 1.5 is not of type 'integer'"),
+        (media(sha256="A" * 64), "body.detail.sha256: 'AAAA"),
+        (media(duration_ms=4000), "body.detail: 'duration_ms' is not one of"),
+        (media(kind="video", width=640), "body.detail: Additional properties are not allowed ('width'"),
+        ({"kind": "media_captured", "detail": PHOTO}, "body: 'session' is a required property"),
+        ({"kind": "media_captured", "session": MEDIA_SESSION}, "body: 'detail' is a required property"),
+    ],
+)
+def test_media_reports_that_are_refused(body, detail):
+    error = rejected(topic("event"), raw(envelope("event", body)))
+    assert (error.reason, error.device_code, error.seq) == (Rejection.SCHEMA, CODE, 7)
+    assert error.detail.startswith(detail), error.detail
+
+
 def test_protocol_error_survives_pickling():
     error = rejected(topic("telemetry"), raw(envelope("hb", {"uptime_s": 1})))
     copy = pickle.loads(pickle.dumps(error))
@@ -1117,7 +1213,7 @@ def test_compiled_schema_agrees_with_jsonschema(name):
 
 
 @given(st.sampled_from(protocol.UP_TYPES), st.sampled_from(protocol.UP_TYPES), st.data())
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_decode_up_agrees_with_the_schema_files(topic_kind, body_kind, data):
     """decode_up accepts exactly what the schema files accept (under the strict integer rule)."""
     env = protocol.load_schema("envelope")
@@ -1205,8 +1301,28 @@ VALID_BODY_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "firmware": short_text,
         },
     ).filter(bool),
-    "event": st.fixed_dictionaries(
-        {"kind": st.sampled_from(protocol.EVENT_KINDS)}, optional={"session": short_text, "detail": details}
+    "event": st.one_of(
+        st.fixed_dictionaries(
+            {"kind": st.sampled_from([k for k in protocol.EVENT_KINDS if k != "media_captured"])},
+            optional={"session": short_text, "detail": details},
+        ),
+        st.fixed_dictionaries(
+            {
+                "kind": st.just("media_captured"),
+                "session": short_text,
+                "detail": st.fixed_dictionaries(
+                    {
+                        "camera": st.integers(1, 255),
+                        "kind": st.just("photo"),
+                        "url": st.from_regex(
+                            r"\Ahttps://[a-z0-9]{1,20}\.example\.com/[A-Za-z0-9._~%/-]{0,40}\Z"
+                        ),
+                        "captured_at": millis,
+                    },
+                    optional={"sha256": st.binary(min_size=32, max_size=32).map(bytes.hex), "bytes": millis},
+                ),
+            }
+        ),
     ),
     "ack": st.one_of(
         st.fixed_dictionaries({"cmd_id": st.uuids(version=4).map(str), "result": st.just("ok")}),

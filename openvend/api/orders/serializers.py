@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from openvend.api.orders.shopping_serializers import SessionMediaSerializer
 from openvend.orders.models import Appeal, Correction, Order, OrderLine, OrderPolicy
 
 
@@ -119,10 +120,12 @@ class TimelineEntrySerializer(serializers.Serializer):
 
 
 class OrderDetailSerializer(OrderSerializer):
-    """An order with its lines, payment attempts, corrections, appeals, the recognition evidence and
-    the merged timeline of its session and payment attempts, oldest first."""
+    """An order with its lines, payment attempts, corrections, appeals, the recognition evidence (with
+    the session's photos and clips) and the merged timeline of its session and payment attempts,
+    oldest first."""
 
     lines = OrderLineSerializer(many=True, read_only=True)
+    media = SessionMediaSerializer(many=True, read_only=True, source="session.media")
     corrections = CorrectionSerializer(many=True, read_only=True)
     appeals = AppealSerializer(many=True, read_only=True)
     payment_attempts = serializers.SerializerMethodField()
@@ -133,6 +136,7 @@ class OrderDetailSerializer(OrderSerializer):
         fields = [
             *ORDER_FIELDS,
             "recognition",
+            "media",
             "lines",
             "payment_attempts",
             "corrections",

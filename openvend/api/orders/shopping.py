@@ -1,7 +1,7 @@
 """REST resources for shopping sessions, the merchant's blacklist and its order settings.
 
 - /shopping-sessions/: read-only, filters (state, flow, device, site, consumer, created); the
-  detail carries the weight evidence and the session's event timeline.
+  detail carries the weight evidence, the photos and clips (`media`) and the session's event timeline.
 - /blacklist-entries/: list, retrieve, create (a shopper who has ordered here, reason, until) and
   `POST {id}/lift/` (permission `shopping.change_blacklistentry`), through the blacklist services.
 - /blacklist-rules/: CRUD, audited.
@@ -54,7 +54,9 @@ class ShoppingSessionViewSet(ReadOnlyViewSet):
     def get_queryset(self) -> Any:
         qs = ShoppingSession.objects.restrict(self.request.user, "view").order_by("-pk")
         if self.action != "list":
-            qs = qs.prefetch_related(Prefetch("events", queryset=ShoppingEvent.objects.order_by("id")))
+            qs = qs.prefetch_related(
+                Prefetch("events", queryset=ShoppingEvent.objects.order_by("id")), "media"
+            )
         return qs
 
     def get_serializer_class(self) -> Any:

@@ -7,7 +7,13 @@ from typing import Any
 from rest_framework import serializers
 
 from openvend.consumers.models import Consumer
-from openvend.shopping.models import BlacklistEntry, BlacklistRule, ShoppingEvent, ShoppingSession
+from openvend.shopping.models import (
+    BlacklistEntry,
+    BlacklistRule,
+    SessionMedia,
+    ShoppingEvent,
+    ShoppingSession,
+)
 
 
 class ShoppingEventSerializer(serializers.ModelSerializer):
@@ -15,6 +21,29 @@ class ShoppingEventSerializer(serializers.ModelSerializer):
         model = ShoppingEvent
         fields = ["id", "kind", "from_state", "to_state", "detail", "created_at"]
         read_only_fields = fields
+
+
+class SessionMediaSerializer(serializers.ModelSerializer):
+    """A photo or video clip a cabinet camera took of the visit: a link to the merchant's storage."""
+
+    class Meta:
+        model = SessionMedia
+        fields = [
+            "id",
+            "camera",
+            "kind",
+            "url",
+            "captured_at",
+            "received_at",
+            "sha256",
+            "size_bytes",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "captured_at": {"help_text": "Machine time of the capture (a clip: its start)."},
+            "received_at": {"help_text": "When the cloud received the device's report."},
+        }
 
 
 SESSION_FIELDS = [
@@ -42,13 +71,15 @@ class ShoppingSessionSerializer(serializers.ModelSerializer):
 
 
 class ShoppingSessionDetailSerializer(serializers.ModelSerializer):
-    """A session with its weight evidence and every event of its timeline, oldest first."""
+    """A session with its weight evidence, its photos and clips, and every event of its timeline,
+    oldest first."""
 
     events = ShoppingEventSerializer(many=True, read_only=True)
+    media = SessionMediaSerializer(many=True, read_only=True)
 
     class Meta:
         model = ShoppingSession
-        fields = [*SESSION_FIELDS, "sensor_deltas_g", "events"]
+        fields = [*SESSION_FIELDS, "sensor_deltas_g", "media", "events"]
         read_only_fields = fields
 
 

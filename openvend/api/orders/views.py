@@ -2,9 +2,10 @@
 
 - /orders/: read-only, with filters (state, abnormal, abnormal_reason, device, site, consumer,
   created). The detail carries the lines, payment attempts, corrections, appeals, recognition
-  evidence and the merged timeline. Staff actions, each a POST on the order (permission
-  `orders.resolve_order`, refund `orders.refund_order`): `confirm/`, `adjust/` (lines, reason),
-  `waive/` (reason), `charge/`, `refund/` (amount_fen, reason), `supplement/` (lines, reason).
+  evidence, the session's photos and clips (`media`) and the merged timeline. Staff actions, each
+  a POST on the order (permission `orders.resolve_order`, refund `orders.refund_order`): `confirm/`,
+  `adjust/` (lines, reason), `waive/` (reason), `charge/`, `refund/` (amount_fen, reason),
+  `supplement/` (lines, reason).
 - /appeals/: read-only; `POST {id}/uphold/` (lines or refund_fen, answer) and `POST {id}/reject/`
   (answer), permission `orders.handle_appeal`.
 - /corrections/: read-only list of correction orders.
@@ -82,7 +83,9 @@ class OrderViewSet(ReadOnlyViewSet):
     def get_queryset(self) -> Any:
         qs = orders_for(self.request.user).select_related("site").order_by("-pk")
         if self.action != "list":
-            qs = qs.prefetch_related("lines__product", "corrections__order", "appeals__order")
+            qs = qs.prefetch_related(
+                "lines__product", "corrections__order", "appeals__order", "session__media"
+            )
         return qs
 
     def get_serializer_class(self) -> Any:

@@ -1,6 +1,7 @@
 """Console pages: orders with their lines, payment attempts, corrections, appeals, the recognition
-evidence and the merged timeline. "Abnormal orders" is the same list narrowed to the daily work
-queue (a reason and no resolution yet), linked from the sidebar with a count badge.
+evidence with the cameras' photos and clips, and the merged timeline. "Abnormal orders" is the same
+list narrowed to the daily work queue (a reason and no resolution yet), linked from the sidebar with
+a count badge.
 
 Orders change only through the order services: the buttons on an abnormal order call them
 (see orders_actions). The platform console reads orders and has no buttons.
@@ -26,6 +27,8 @@ from openvend.orders.choices import AppealState, OrderState
 from openvend.orders.models import Appeal, Correction, Order, OrderLine
 from openvend.orders.selectors import order_timeline
 from openvend.payments.models import Payment
+from openvend.shopping.choices import MediaKind
+from openvend.shopping.selectors import session_media
 
 ORDER_COLOURS = {
     OrderState.PENDING_PAYMENT: "warning",
@@ -123,6 +126,20 @@ def evidence_of(order: Order) -> dict[str, Any]:
     }
 
 
+def media_of(order: Order) -> list[dict[str, Any]]:
+    """The visit's photos and clips as the page shows them (clip lengths in seconds)."""
+    return [
+        {
+            "url": media.url,
+            "is_photo": media.kind == MediaKind.PHOTO,
+            "camera": media.camera,
+            "captured_at": media.captured_at,
+            "seconds": f"{media.duration_ms / 1000:.1f}" if media.duration_ms else "",
+        }
+        for media in session_media(order.session_id)
+    ]
+
+
 def attempts_of(order: Order) -> list[dict[str, Any]]:
     """Every payment attempt of the order (they share its number as order_ref)."""
     payments = Payment.objects.filter(merchant_id=order.merchant_id, order_ref=order.number).order_by(
@@ -213,6 +230,7 @@ class OrderAdmin(_OrderColumns, OrderActions):
             extra_context = {
                 **(extra_context or {}),
                 "evidence": evidence_of(order),
+                "session_media": media_of(order),
                 "attempts": attempts_of(order),
                 "timeline": order_timeline(order),
             }
