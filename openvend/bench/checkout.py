@@ -4,10 +4,10 @@ gateway processes, PostgreSQL and the WeChat sandbox, against `pgbench` TPC-B on
 One shopper stands at each simulated cabinet (Mosquitto, protocol v1). A visit: the shopper scans
 (`session_start`), the gateway's dispatcher sends the open-door command, the cabinet opens, reports
 the weight of 1–3 units taken and closes 0.2 s later; the gateway stores the events, settles the
-session (recognition, order, stock, payment; the immediate task backend runs the settle task in the
-gateway right after the door-closed batch commits), opens the payscore service order and completes
-it at the sandbox, which deducts and answers DONE (the payment is paid); its notification reaches
-the web process afterwards.
+session on one of its settler threads once the door-closed batch has committed (recognition, order,
+stock, payment), opens the payscore service order and completes it at the sandbox (the immediate
+task backend sends the charge in that thread), which deducts and answers DONE (the payment is paid);
+its notification reaches the web process afterwards.
 
 Phases: saturation (every cabinet visits back to back) gives completed sessions/s; latency (the
 cabinets together at half that rate) gives door-close → paid and door-open latency; then pgbench
@@ -15,11 +15,17 @@ TPC-B runs alone on the same PostgreSQL server. Knobs: BENCH_CHECKOUT_CABINETS (
 BENCH_CHECKOUT_SECONDS per phase (default 30), BENCH_CHECKOUT_RATE (sessions/s for the latency
 phase; default half the saturation rate), BENCH_CHECKOUT_GATEWAYS (default 1),
 BENCH_CHECKOUT_DISPATCH_S (the dispatcher's poll interval, default the gateway's own),
-BENCH_PGBENCH_SECONDS (default 10), BENCH_PGBENCH_CLIENTS (default 4). Last line: one JSON object.
+BENCH_CHECKOUT_SETTLERS (the gateway's settler threads, default the gateway's own; 0 settles through
+the task backend, i.e. inline on the ingest thread), BENCH_CHECKOUT_BATCH_WAIT_S (how long the
+gateway's ingest waits to fill a batch, default the gateway's own), BENCH_CHECKOUT_PROVIDER_RTT_MS
+(a network round trip added to each of the gateway's provider calls, default 0: the sandbox is
+local), BENCH_PGBENCH_SECONDS (default 10), BENCH_PGBENCH_CLIENTS (default 4). The report splits
+each phase's CPU between the processes (`checkout_cpu`). Last line: one JSON object.
 """
 
 from __future__ import annotations
 
+import gc
 import glob
 import json
 import math
@@ -53,6 +59,9 @@ RATE = float(os.environ.get("BENCH_CHECKOUT_RATE", "0"))
 # and an event committed after a later one from the same cabinet is not applied (see the doc).
 GATEWAYS = int(os.environ.get("BENCH_CHECKOUT_GATEWAYS", "1"))
 DISPATCH_S = os.environ.get("BENCH_CHECKOUT_DISPATCH_S", "")
+SETTLERS = os.environ.get("BENCH_CHECKOUT_SETTLERS", "")
+BATCH_WAIT_S = os.environ.get("BENCH_CHECKOUT_BATCH_WAIT_S", "")
+PROVIDER_RTT_MS = float(os.environ.get("BENCH_CHECKOUT_PROVIDER_RTT_MS", "0"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "10"))
 PGBENCH_CLIENTS = int(os.environ.get("BENCH_PGBENCH_CLIENTS", "4"))
 PGBENCH_SCALE = 10  # ten branches: four clients do not queue on one branch row
@@ -225,10 +234,22 @@ def run(database_url: str) -> dict[str, Any]:
     }
     if DISPATCH_S:
         gateway_config["dispatch_every_s"] = float(DISPATCH_S)
+    if SETTLERS:
+        gateway_config["settle_workers"] = int(SETTLERS)
+    if BATCH_WAIT_S:
+        gateway_config["batch_wait_s"] = float(BATCH_WAIT_S)
     plan = {"seconds": SECONDS, "rate": RATE, "warmup_s": WARMUP_S}
     connection.close()
+    # The children are forked from this process after it built the world (migrations, seed): frozen,
+    # that heap is never walked by their garbage collector, as in processes started afresh (unfrozen,
+    # each full collection in the gateway took about 150 ms, stopping every thread).
+    gc.collect()
+    gc.freeze()
     children = [ctx.Process(target=web_child, args=(web_port, stop, out))]
-    children += [ctx.Process(target=gateway_child, args=(gateway_config, stop, out)) for _ in range(GATEWAYS)]
+    children += [
+        ctx.Process(target=gateway_child, args=(gateway_config, stop, out, PROVIDER_RTT_MS / 1000))
+        for _ in range(GATEWAYS)
+    ]
     loader = ctx.Process(target=load_child, args=(url, credentials, plan, inbox, out))
     for child in [*children, loader]:
         child.start()
@@ -240,7 +261,11 @@ def run(database_url: str) -> dict[str, Any]:
     alipay.start()
     try:
         configure_demo_payments(wechat, alipay, f"http://127.0.0.1:{web_port}")
-        inbox.put(sign_up_shoppers(merchant, wechat, CABINETS))
+        roles = {os.getpid(): "main (payment sandboxes)", children[0].pid: "web (notifications)"}
+        roles.update({child.pid: "gateway" for child in children[1:]})
+        if broker.process is not None:
+            roles[broker.process.pid] = "mosquitto"
+        inbox.put({"consumers": sign_up_shoppers(merchant, wechat, CABINETS), "roles": roles})
         reports = _collect(out, 1, 2 * SECONDS + 900)
         stop.set()
         reports += _collect(out, GATEWAYS + 1, 60)
@@ -296,7 +321,7 @@ def main() -> int:
     lines = [
         f"checkout benchmark: {CABINETS} cabinets, {GATEWAYS} gateway processes, PostgreSQL, Mosquitto, "
         f"WeChat payscore sandbox; {SECONDS:g} s per phase; load average {load_before[0]:.2f} before, "
-        f"{load_after[0]:.2f} after",
+        f"{load_after[0]:.2f} after; gateway {_settings_note()}",
         f"saturation: {rate:.1f} completed sessions/s ({len(saturation['visits'])} visits, states "
         f"{sat['states']}, {sat['paid_exact']} paid exactly, {sat['paid_wrong_total']} wrong total, "
         f"{len(saturation['errors'])} refused scans)",
@@ -316,11 +341,15 @@ def main() -> int:
         f"pgbench TPC-B (scale {PGBENCH_SCALE}, {PGBENCH_CLIENTS} clients, {PGBENCH_SECONDS} s): "
         f"{tps:.0f} tps",
         f"ratio completed sessions/s / pgbench tps: {ratio:.4f}",
-        "profile per completed session (count, ms), top 12:",
+        "profile per completed session (count, ms), top 12 and the garbage collections:",
         *[
             f"  {key:<60} {v['per_session']:>7.2f} {v['ms_per_session']:>9.2f}"
-            for key, v in list(profile.items())[:12]
+            for n, (key, v) in enumerate(profile.items())
+            if n < 12 or " gc " in key
         ],
+        *_cpu_lines("saturation", saturation["cpu"]),
+        *_cpu_lines("latency phase", latency["cpu"]),
+        f"gateway: {_gateway_stats(outcome['reports'])}",
         *[f"target {key}: {_verdict(met)}" for key, met in targets.items()],
     ]
     print("\n".join(lines))
@@ -330,6 +359,9 @@ def main() -> int:
         "gateways": GATEWAYS,
         "seconds_per_phase": SECONDS,
         "dispatch_every_s": float(DISPATCH_S) if DISPATCH_S else None,
+        "settle_workers": int(SETTLERS) if SETTLERS else None,
+        "batch_wait_s": float(BATCH_WAIT_S) if BATCH_WAIT_S else None,
+        "provider_rtt_ms": PROVIDER_RTT_MS,
         "completed_per_s": round(rate, 2),
         "pgbench_tps": round(tps, 1),
         "ratio": round(ratio, 5),
@@ -342,13 +374,46 @@ def main() -> int:
         "saturation": {k: v for k, v in sat.items()},
         "latency": {k: v for k, v in lat.items()},
         "refused_scans": len(saturation["errors"]) + len(latency["errors"]),
-        "profile": dict(list(profile.items())[:20]),
+        "profile": {k: v for n, (k, v) in enumerate(profile.items()) if n < 20 or " gc " in k},
+        "cpu": {"saturation": saturation["cpu"], "latency": latency["cpu"]},
+        "gateway_stats": _gateway_stats(outcome["reports"]),
         "targets": {k: _verdict(v) for k, v in targets.items()},
         "load_average": [round(load_before[0], 2), round(load_after[0], 2)],
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
     print(json.dumps(_clean(summary), allow_nan=False))
     return 0
+
+
+def _settings_note() -> str:
+    chosen = {
+        "settler threads": SETTLERS or "default",
+        "batch wait s": BATCH_WAIT_S or "default",
+        "dispatcher poll s": DISPATCH_S or "default",
+        "provider round trip ms": f"{PROVIDER_RTT_MS:g}",
+    }
+    return ", ".join(f"{name} {value}" for name, value in chosen.items())
+
+
+def _cpu_lines(phase: str, cpu: dict[str, Any]) -> list[str]:
+    roles = cpu["roles"]
+    return [
+        f"CPU, {phase} ({cpu['wall_s']:g} s, machine {cpu['machine_busy_pct']:g}% busy; "
+        "share of the machine, ms per completed session):",
+        *[
+            f"  {role:<34} {v['pct_of_machine']:>5.1f}% {v['ms_per_session']:>9.2f}"
+            for role, v in roles.items()
+        ],
+    ]
+
+
+def _gateway_stats(reports: list[dict[str, Any]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for report in reports:
+        if report["role"] == "gateway":
+            total.update(report.get("stats", {}))
+    keep = ("received", "stored", "settles_queued", "settled", "settle_errors", "errors", "retries")
+    return {key: int(total[key]) for key in keep if key in total}
 
 
 def _clean(obj: Any) -> Any:

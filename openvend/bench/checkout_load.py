@@ -1,7 +1,11 @@
 """The checkout benchmark's load: simulated cabinets connected to the broker and one shopper at each,
 visiting back to back (the saturation phase), then at a fixed total rate (the latency phase).
 
-Runs in its own process; sends its visits and its profile back through a queue.
+A shopper steps up when the cabinet is idle (relocked, every event acknowledged) and the platform
+has finished weighing the previous visit there: the cabinet stays busy for new scans until its last
+visit has an order (`SessionState` past recognising), and scanning a busy cabinet is refused.
+
+Runs in its own process; sends its visits, its profile and the phases' CPU split back through a queue.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ DWELL_S = 0.2  # door open while the shopper takes the goods
 VISIT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 120.0
 RETRY_S = 0.5  # after a refused scan
+# How often a shopper looks whether the previous visit has been weighed: soon, then less and less
+# often, so that waiting shoppers do not load the database they are measuring.
+WEIGHED_POLL_S = (0.02, 0.25)
 
 
 class Cabinets:
@@ -60,13 +67,31 @@ def _wait_online(codes: list[str], timeout: float) -> None:
     raise TimeoutError("the gateway did not see every cabinet online")
 
 
+def _wait_weighed(session_id: int | None, timeout: float) -> None:
+    """Until the visit's session has left the states that keep its cabinet busy (an order exists)."""
+    from openvend.shopping.choices import DEVICE_BUSY_STATES
+    from openvend.shopping.models import ShoppingSession
+
+    if session_id is None:
+        return
+    busy = ShoppingSession.objects.filter(pk=session_id, state__in=DEVICE_BUSY_STATES)
+    deadline = time.monotonic() + timeout
+    pause, longest = WEIGHED_POLL_S
+    while busy.exists() and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(longest, pause * 2)
+
+
 def _run_phase(
     lanes: list[tuple[ShopperCabinet, Any, Any, list[Any]]], seconds: float, period_s: float, seed: int
-) -> tuple[list[Visit], list[str]]:
+) -> tuple[list[Visit], list[str], float]:
     """One thread per cabinet until `seconds` pass. period_s 0: back to back; otherwise cabinet i
-    starts a visit every period_s (phase-shifted by i/N), or as soon as it is free if late."""
+    starts a visit every period_s (phase-shifted by i/N), or as soon as it is free if late. Returns
+    the visits, the refused scans, and the shoppers' own CPU seconds (their scans, which the
+    platform's web process would spend, and their waiting; not the cabinets' MQTT clients)."""
     visits: list[Visit] = []
     errors: list[str] = []
+    shoppers_cpu = [0.0]
     lock = threading.Lock()
     start = time.monotonic()
     deadline = start + seconds
@@ -78,11 +103,14 @@ def _run_phase(
 
         rng = random.Random(seed * 1000 + index)  # noqa: S311 (reproducible shoppers)
         due = start + (index / len(lanes)) * period_s
+        previous: int | None = None
+        cpu_at_start = time.thread_time()
         try:
             while True:
                 if period_s:
                     time.sleep(max(0.0, due - time.monotonic()))
                     due += period_s
+                _wait_weighed(previous, IDLE_TIMEOUT_S)
                 if time.monotonic() >= deadline:
                     return
                 try:
@@ -101,10 +129,13 @@ def _run_phase(
                     continue
                 with lock:
                     visits.append(visit)
+                previous = visit.session_id
                 # The next shopper steps up once the platform has stored this visit's door closing.
                 cabinet.wait_idle(IDLE_TIMEOUT_S)
         finally:
             connection.close()
+            with lock:
+                shoppers_cpu[0] += time.thread_time() - cpu_at_start
 
     threads = [
         threading.Thread(target=lane, args=(i, *entry), name=f"shopper-{i}", daemon=True)
@@ -114,7 +145,7 @@ def _run_phase(
         thread.start()
     for thread in threads:
         thread.join(seconds + IDLE_TIMEOUT_S + 2 * VISIT_TIMEOUT_S)
-    return visits, errors
+    return visits, errors, shoppers_cpu[0]
 
 
 def _paid_between(t0: float, t1: float) -> int:
@@ -133,18 +164,24 @@ def _paid_between(t0: float, t1: float) -> int:
 def load_child(
     url: str, credentials: list[dict[str, Any]], plan: dict[str, Any], inbox: Any, out: Any
 ) -> None:
-    """Connect the cabinets, wait for the shoppers' ids, run both phases, report."""
+    """Connect the cabinets, wait for the shoppers' ids (and which process is which, for the CPU
+    split), run both phases, report."""
+    import os
+
     from django import db
 
     db.connections.close_all()
     tally = Tally().install()
+    from openvend.bench.checkout_cpu import LOAD_ROLE, snapshot, split
     from openvend.consumers.models import Consumer
     from openvend.devices.models import Device
 
+    database = db.connection.settings_dict["NAME"]
     cabinets = Cabinets(credentials, url)
     cabinets.start()
     try:
-        consumer_ids = inbox.get(timeout=600)
+        told = inbox.get(timeout=600)
+        consumer_ids, roles = told["consumers"], {**told["roles"], os.getpid(): LOAD_ROLE}
         codes = [c["code"] for c in credentials]
         _wait_online(codes, 60)
         devices = {d.code: d for d in Device.objects.filter(code__in=codes).select_related("merchant")}
@@ -155,9 +192,11 @@ def load_child(
             lanes.append((cabinet, device, consumer, shelves_of(device)))
         db.connections.close_all()
         result: dict[str, Any] = {"role": "load"}
+        cpu0 = snapshot(roles, database)
         t0 = time.time()
-        saturated, errors = _run_phase(lanes, plan["seconds"], 0.0, seed=1)
+        saturated, errors, shoppers_cpu = _run_phase(lanes, plan["seconds"], 0.0, seed=1)
         t1 = time.time()
+        cpu1 = snapshot(roles, database)
         time.sleep(2.0)  # the last door closes settle
         warm = min(plan["warmup_s"], plan["seconds"] / 4)
         rate = _paid_between(t0 + warm, t1) / (t1 - t0 - warm)
@@ -167,12 +206,15 @@ def load_child(
             "completed_per_s": rate,
             "visits": [asdict(v) for v in saturated],
             "errors": errors,
+            "cpu": split(cpu0, cpu1, _paid_between(t0, t1), shoppers_cpu),
         }
         target = plan["rate"] or rate / 2
         period = len(lanes) / target if target > 0 else 1.0
+        cpu2 = snapshot(roles, database)
         t2 = time.time()
-        paced, paced_errors = _run_phase(lanes, plan["seconds"], period, seed=2)
+        paced, paced_errors, paced_cpu = _run_phase(lanes, plan["seconds"], period, seed=2)
         t3 = time.time()
+        cpu3 = snapshot(roles, database)
         time.sleep(3.0)
         result["latency"] = {
             "t0": t2,
@@ -180,6 +222,7 @@ def load_child(
             "target_per_s": target,
             "visits": [asdict(v) for v in paced],
             "errors": paced_errors,
+            "cpu": split(cpu2, cpu3, _paid_between(t2, t3), paced_cpu),
         }
         db.connections.close_all()
     finally:

@@ -2,8 +2,8 @@
 payment sandboxes, shoppers signed up for WeChat payscore, the web process that receives the
 providers' notifications, gateway processes, and the process where the cabinets and shoppers live.
 
-Every child process counts its own database queries and provider calls (the profile the report
-prints), and reports them through a queue when told to stop.
+Every child process counts its own database queries, provider calls and garbage collections (the
+profile the report prints), and reports them through a queue when told to stop.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def sign_up_shoppers(merchant: Any, wechat: Any, count: int) -> list[int]:
 
 
 class Tally:
-    """Database statements and provider calls of one process, by kind, with the time they took."""
+    """Database statements, provider calls and garbage collections of one process, by kind, with the
+    time they took (a collection stops every thread of the process)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -98,7 +99,9 @@ class Tally:
             self.counts[kind] += 1
             self.seconds[kind] = self.seconds.get(kind, 0.0) + seconds
 
-    def install(self) -> Tally:
+    def install(self, provider_rtt_s: float = 0.0) -> Tally:
+        """Count from now on. `provider_rtt_s`: a network round trip added to every provider call
+        (the local sandboxes answer in a few milliseconds; the real providers are further away)."""
         import httpx
         from django.db.backends.signals import connection_created
 
@@ -118,13 +121,28 @@ class Tally:
 
         def timed_send(client: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
+            time.sleep(provider_rtt_s)
             try:
                 return send(client, request, *args, **kwargs)
             finally:
                 self.add(f"http {request.method} {_api_path(request.url.path)}", time.perf_counter() - start)
 
         httpx.Client.send = timed_send  # type: ignore[method-assign,assignment]
+        self._count_collections()
         return self
+
+    def _count_collections(self) -> None:
+        import gc
+
+        started: list[float] = []
+
+        def collection(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started:
+                self.add(f"gc generation {info['generation']}", time.perf_counter() - started[0])
+
+        gc.callbacks.append(collection)
 
     def report(self) -> dict[str, dict[str, float]]:
         with self._lock:
@@ -140,14 +158,18 @@ def _api_path(path: str) -> str:
 # Child processes -------------------------------------------------------------------------------------
 
 
-def gateway_child(config: dict[str, Any], stop: Any, out: Any) -> None:
+def gateway_child(config: dict[str, Any], stop: Any, out: Any, provider_rtt_s: float = 0.0) -> None:
     from django import db
 
     db.connections.close_all()
-    tally = Tally().install()
+    tally = Tally().install(provider_rtt_s)
+    import gc
+
     from openvend.gateway.runner import Gateway, GatewayConfig
 
-    gateway = Gateway(GatewayConfig(**config)).start()
+    gateway = Gateway(GatewayConfig(**config))
+    gc.freeze()  # as `openvend gateway` does before it starts
+    gateway.start()
     stop.wait()
     gateway.stop()
     out.put({"role": "gateway", "tally": tally.report(), "stats": dict(gateway.stats)})

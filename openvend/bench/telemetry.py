@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from openvend.bench.cpu import cpu_seconds, per_message_us, postgres_backends, total_cpu
 from openvend.gateway.broker.process import MosquittoProcess
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/openvend_bench_telemetry"
@@ -35,6 +36,7 @@ FLEET = 100_000
 FLEET_INTERVAL_S = 30
 STEADY_RATE = FLEET / FLEET_INTERVAL_S  # 3,333 msg/s
 STEADY_SECONDS = float(os.environ.get("BENCH_STEADY_SECONDS", "10"))
+CORES = os.cpu_count() or 1
 
 
 def _recreate_database(url: str) -> None:
@@ -98,8 +100,9 @@ def _publish_all(
 
 
 def _raw_relay(
-    port: int, password: str, devices: list[dict[str, str]], files: list[Path], total: int
-) -> float:
+    port: int, password: str, devices: list[dict[str, str]], files: list[Path], total: int, broker_pid: int
+) -> tuple[float, dict[str, float]]:
+    """Messages/s through the broker to one C subscriber, and the CPU seconds each part spent."""
     from django.conf import settings
 
     sub = subprocess.Popen(
@@ -126,13 +129,24 @@ def _raw_relay(
         stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)
+    broker_before = cpu_seconds(broker_pid)
     start = time.perf_counter()
     publishers = _publish_all(port, devices, files)
-    sub.wait(timeout=600)
+    _wait_exited(sub, timeout=600)
     elapsed = time.perf_counter() - start
+    cpu = {"broker": cpu_seconds(broker_pid) - broker_before, "subscriber": cpu_seconds(sub.pid)}
     for p in publishers:
-        p.wait(timeout=60)
-    return total / elapsed
+        _wait_exited(p, timeout=60)
+    cpu["publishers"] = total_cpu(p.pid for p in publishers)
+    sub.wait()
+    for p in publishers:
+        p.wait()
+    return total / elapsed, cpu
+
+
+def _wait_exited(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until the child has exited but leave it unreaped, so /proc still holds its CPU times."""
+    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
 
 
 class _SteadyLoad:
@@ -282,7 +296,8 @@ def main() -> int:
     broker = MosquittoProcess(binary, workdir, timeout=10).start()
     try:
         files = _payload_files(workdir, devices, PER_DEVICE)
-        raw_rate = _raw_relay(broker.port, password, devices, files, total)
+        broker_pid = broker.process.pid if broker.process else 0
+        raw_rate, raw_cpu = _raw_relay(broker.port, password, devices, files, total, broker_pid)
 
         ctx = multiprocessing.get_context("fork")
         stop = ctx.Event()
@@ -299,6 +314,8 @@ def main() -> int:
         time.sleep(2.0)
         prober = _Probe(broker.port, probe["code"], probe["secret"])
         prober.start()
+        gateway_pids = [g.pid for g in gateways if g.pid]
+        cpu_before = {"broker": cpu_seconds(broker_pid), "gateways": total_cpu(gateway_pids)}
         start = time.perf_counter()
         publishers = _publish_all(broker.port, devices, files)
         deadline = start + 600
@@ -309,10 +326,19 @@ def main() -> int:
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
+        flood_cpu = {
+            "broker": cpu_seconds(broker_pid) - cpu_before["broker"],
+            "gateways": total_cpu(gateway_pids) - cpu_before["gateways"],
+            # The gateways' own server processes, opened when the flood began: their whole life.
+            "postgres": total_cpu(postgres_backends(connection, connection.settings_dict["NAME"])),
+        }
         prober.stop()
         flood_lags = sorted(prober.lags)
         for p in publishers:
-            p.wait(timeout=60)
+            _wait_exited(p, timeout=60)
+        flood_cpu["publishers"] = total_cpu(p.pid for p in publishers)
+        for p in publishers:
+            p.wait()
         # Steady phase: the fleet's real rate, with a fresh probe.
         steady_prober = _Probe(broker.port, probe["code"], probe["secret"], first_seq=prober.acked + 1000)
         steady = _SteadyLoad(broker.port, devices, STEADY_RATE, PER_DEVICE)
@@ -340,6 +366,8 @@ def main() -> int:
     per_day = FLEET * 86400 / FLEET_INTERVAL_S
     retention = settings.DEVICE_MESSAGE_RETENTION_DAYS
     ratio = persisted_rate / raw_rate
+    raw_us = per_message_us(sum(raw_cpu.values()), total)
+    flood_us = per_message_us(sum(flood_cpu.values()), stored)
     lines = [
         f"telemetry benchmark: {DEVICES} publishers x {PER_DEVICE} messages (QoS {QOS}), "
         f"{GATEWAYS} gateway processes, PostgreSQL",
@@ -351,6 +379,13 @@ def main() -> int:
         f"(probe, {len(lags)} events, publish -> committed -> cloud ack): p50 {p50:.1f} ms, p99 {p99:.1f} ms",
         f"ingest lag during the flood above (its backlog included): "
         f"p50 {flood_p50:.0f} ms, p99 {flood_p99:.0f} ms",
+        "CPU per message, raw relay: "
+        + ", ".join(f"{k} {per_message_us(v, total):.1f} µs" for k, v in raw_cpu.items())
+        + f"; total {raw_us:.1f} µs",
+        "CPU per message, persisted: "
+        + ", ".join(f"{k} {per_message_us(v, stored):.1f} µs" for k, v in flood_cpu.items())
+        + f"; total {flood_us:.1f} µs (the machine's {CORES} cores allow {CORES * 1e6 / flood_us:,.0f} msg/s"
+        f" at this cost; the raw relay's {CORES * 1e6 / raw_us:,.0f})",
         f"storage: {bytes_per_row:.0f} bytes per stored message (table + indexes); "
         f"a {FLEET:,}-device fleet at one message per {FLEET_INTERVAL_S} s writes "
         f"{per_day / 1e6:.0f} M messages/day = "
@@ -371,6 +406,11 @@ def main() -> int:
         "lag_p50_ms": round(p50, 1),
         "lag_p99_ms": round(p99, 1),
         "flood_lag_p99_ms": round(flood_p99),
+        "cpu_us_per_message_raw": {k: round(per_message_us(v, total), 1) for k, v in raw_cpu.items()},
+        "cpu_us_per_message_persisted": {
+            k: round(per_message_us(v, stored), 1) for k, v in flood_cpu.items()
+        },
+        "cores": CORES,
         "bytes_per_message": round(bytes_per_row),
         "fleet_gb_per_day": round(per_day * bytes_per_row / 1e9, 1),
         "retention_days": retention,

@@ -93,22 +93,35 @@ class SessionMachine(Generic[SessionT, EventT]):
     ) -> bool:
         """Move `session` to `to_state`, recording why (`kind`, `detail`). False when it already was
         there (nothing written). The caller's instance gets the written fields."""
-        with transaction.atomic():
-            locked = self.model._default_manager.select_for_update().get(pk=session.pk)
-            current: str = locked.state  # type: ignore[attr-defined]
-            if current == to_state:
-                session.state = current  # type: ignore[attr-defined]
-                return False
-            if to_state not in self.transitions[current]:
-                raise self.refuse(current, to_state)
-            fields = dict(changes or {})
-            fields["state"] = to_state
-            if self.ended_field and to_state in self.final_states:
-                fields.setdefault(self.ended_field, timezone.now())
-            for name, value in fields.items():
-                setattr(locked, name, value)
-            locked.save(update_fields=[*fields, "updated_at"])
-            self.record(locked, kind, detail, from_state=current, to_state=to_state)
+        fields = dict(changes or {})
+        fields["state"] = to_state
+        # Inside the caller's transaction without a savepoint of its own (two statements a move): a
+        # refusal is raised after the block, having written nothing, so that transaction stays usable.
+        with transaction.atomic(savepoint=False):
+            locked = self.model._default_manager.select_for_update().filter(pk=session.pk).first()
+            current = "" if locked is None else str(locked.state)  # type: ignore[attr-defined]
+            moves = current != to_state and to_state in self.transitions.get(current, frozenset())
+            if locked is not None and moves:
+                self._write(locked, current, kind, detail, fields)
+        if locked is None:
+            missing = self.model.DoesNotExist  # type: ignore[attr-defined]
+            raise missing(f"{self.model.__name__} {session.pk} does not exist")
+        if current == to_state:
+            session.state = current  # type: ignore[attr-defined]
+            return False
+        if not moves:
+            raise self.refuse(current, to_state)
         for name in [*fields, "updated_at"]:
             setattr(session, name, getattr(locked, name))
         return True
+
+    def _write(
+        self, locked: SessionT, current: str, kind: str, detail: dict[str, Any] | None, fields: dict[str, Any]
+    ) -> None:
+        to_state = fields["state"]
+        if self.ended_field and to_state in self.final_states:
+            fields.setdefault(self.ended_field, timezone.now())
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*fields, "updated_at"])
+        self.record(locked, kind, detail, from_state=current, to_state=to_state)

@@ -1,12 +1,21 @@
 """Remote commands. The row is the truth: created here, published by the gateway's dispatcher
-after commit, finished by the device's ACK (idempotent by command id) or by expiry."""
+after commit, finished by the device's ACK (idempotent by command id) or by expiry.
+
+A new command also rings the dispatchers' bell so they publish it at once instead of at their next
+poll: on PostgreSQL a NOTIFY on COMMANDS_CHANNEL, which the database delivers at commit and drops on
+rollback; elsewhere an after-commit wake of the dispatchers running in this process (the embedded
+demo serves the web and runs the gateway in one process). The bell carries no truth: a dispatcher
+woken for nothing finds nothing due, and one that missed the bell finds the row at its next poll.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +28,7 @@ from openvend.devices.errors import DeviceErrorCode
 from openvend.devices.models import Command, Device
 
 DEFAULT_TTL_S = 60
+COMMANDS_CHANNEL = "openvend_commands"
 UNFINISHED = [CommandStatus.PENDING, CommandStatus.SENT]
 RESULT_STATUS = {"ok": CommandStatus.SUCCEEDED, "expired": CommandStatus.EXPIRED}
 
@@ -78,7 +88,40 @@ def command_send(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     audit_record(actor=actor, action=AuditAction.CREATE, instance=command, after=snapshot(command))
+    _ring(command)
     return command
+
+
+# Dispatchers in this process that want the after-commit wake (databases without NOTIFY).
+_local_bells: set[threading.Event] = set()
+_local_bells_lock = threading.Lock()
+
+
+def command_bell_register(bell: threading.Event) -> None:
+    with _local_bells_lock:
+        _local_bells.add(bell)
+
+
+def command_bell_unregister(bell: threading.Event) -> None:
+    with _local_bells_lock:
+        _local_bells.discard(bell)
+
+
+def _ring_local() -> None:
+    with _local_bells_lock:
+        bells = list(_local_bells)
+    for bell in bells:
+        bell.set()
+
+
+def _ring(command: Command) -> None:
+    using = router.db_for_write(Command, instance=command)
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [COMMANDS_CHANNEL, str(command.pk)])
+    else:
+        transaction.on_commit(_ring_local, using=using)
 
 
 def commands_due(*, limit: int = 200) -> list[Command]:
@@ -94,8 +137,17 @@ def commands_due(*, limit: int = 200) -> list[Command]:
 
 
 def command_mark_sent(command: Command, *, at: datetime | None = None) -> None:
-    Command.objects.filter(pk=command.pk, status=CommandStatus.PENDING).update(
-        status=CommandStatus.SENT, sent_at=at or timezone.now(), updated_at=timezone.now()
+    commands_mark_sent([command.pk], at=at)
+
+
+def commands_mark_sent(command_ids: Iterable[Any], *, at: datetime | None = None) -> int:
+    """One statement for a whole dispatch pass."""
+    ids = list(command_ids)
+    if not ids:
+        return 0
+    now = timezone.now()
+    return Command.objects.filter(pk__in=ids, status=CommandStatus.PENDING).update(
+        status=CommandStatus.SENT, sent_at=at or now, updated_at=now
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import threading
@@ -15,7 +16,11 @@ def _serve(url: str, index: int = 0) -> None:
     django.setup()
     from openvend.gateway.runner import Gateway, config_from_settings
 
-    gateway = Gateway(config_from_settings(url or None, index=index)).start()
+    gateway = Gateway(config_from_settings(url or None, index=index))
+    # What is loaded by now lives as long as the process: frozen, the garbage collector never walks
+    # it again (a full collection of a fresh gateway took about 50 ms, and stops every thread).
+    gc.freeze()
+    gateway.start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

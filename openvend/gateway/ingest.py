@@ -156,12 +156,15 @@ def _store(
                 for m, item, ref in accepted
             ]
         )
-        fresh, seen = [], set()
-        for entry in accepted:
-            key = (entry[2].id, entry[0].seq)
-            if key in inserted and key not in seen:
-                seen.add(key)
-                fresh.append(entry)
+        if inserted is None:
+            fresh = accepted  # every row went in, so none was a replay, within the batch or before it
+        else:
+            fresh, seen = [], set()
+            for entry in accepted:
+                key = (entry[2].id, entry[0].seq)
+                if key in inserted and key not in seen:
+                    seen.add(key)
+                    fresh.append(entry)
     else:
         fresh = _store_portable(accepted)
     result.stored = len(fresh)

@@ -11,13 +11,20 @@ from typing import Any
 
 from django.db import connection
 
+# Returns how many rows went in and, only when that is fewer than were sent (replays), which ones:
+# the common batch answers with one small row instead of a thousand.
 INSERT_MESSAGES = """
-INSERT INTO devices_devicemessage
-    (device_id, merchant_id, seq, message_id, type, machine_ts, received_at, body)
-SELECT d, m, s, i, t, ts, r, b FROM json_to_recordset(%s::json)
-    AS x(d bigint, m bigint, s bigint, i varchar, t varchar, ts bigint, r timestamptz, b jsonb)
-ON CONFLICT (device_id, seq) DO NOTHING
-RETURNING device_id, seq
+WITH inserted AS (
+    INSERT INTO devices_devicemessage
+        (device_id, merchant_id, seq, message_id, type, machine_ts, received_at, body)
+    SELECT d, m, s, i, t, ts, to_timestamp(r), b FROM json_to_recordset(%s::json)
+        AS x(d bigint, m bigint, s bigint, i varchar, t varchar, ts bigint, r double precision, b jsonb)
+    ON CONFLICT (device_id, seq) DO NOTHING
+    RETURNING device_id, seq
+)
+SELECT count(*),
+       CASE WHEN count(*) < %s THEN json_agg(json_build_array(device_id, seq)) END
+FROM inserted
 """
 
 
@@ -27,20 +34,24 @@ def _dumps(rows: list[dict[str, Any]]) -> str:
 
 def insert_messages(
     rows: list[tuple[int, int, int, str, str, int, Any, dict[str, Any]]],
-) -> set[tuple[int, int]]:
+) -> set[tuple[int, int]] | None:
     """Insert (device_id, merchant_id, seq, message_id, type, machine_ts, received_at, body) rows,
-    skipping any (device, seq) already stored. Returns the (device_id, seq) pairs actually inserted."""
+    skipping any (device, seq) already stored. Returns the (device_id, seq) pairs actually inserted,
+    or None when every row was."""
     if not rows:
         return set()
     document = _dumps(
         [
-            {"d": d, "m": m, "s": s, "i": i, "t": t, "ts": ts, "r": r.isoformat(), "b": b}
+            {"d": d, "m": m, "s": s, "i": i, "t": t, "ts": ts, "r": r.timestamp(), "b": b}
             for d, m, s, i, t, ts, r, b in rows
         ]
     )
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_MESSAGES, [document])
-        return {(int(device_id), int(seq)) for device_id, seq in cursor.fetchall()}
+        cursor.execute(INSERT_MESSAGES, [document, len(rows)])
+        count, pairs = cursor.fetchone()
+    if count == len(rows):
+        return None
+    return {(int(device_id), int(seq)) for device_id, seq in pairs or []}
 
 
 STATE_TYPES = {

@@ -17,29 +17,22 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from django.db import close_old_connections, connection, transaction
-from django.utils import timezone
 
-from openvend.devices.commands import command_mark_sent, commands_due
+from openvend.devices.commands import commands_due, commands_mark_sent
 from openvend.gateway import protocol
+from openvend.gateway.client import GatewayClient, Publish
 from openvend.gateway.ingest import DeviceDirectory, Received, ingest_batch
+from openvend.gateway.settlers import Settlers
 from openvend.gateway.sweeps import run_sweeps
+from openvend.gateway.wakeup import open_wakeup
 
 logger = logging.getLogger(__name__)
-
-
-class _GatewayClient(mqtt.Client):
-    """paho's client with one shortcut: the gateway has a single subscription and a single
-    on_message, so walking paho's topic-filter trie for every message (a fifth of the network
-    thread's time under load, by profile) finds nothing and is skipped. Pinned paho 2.2."""
-
-    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
-        with self._in_callback_mutex:
-            self._on_message(self, self._userdata, message)  # type: ignore[misc]
 
 
 @dataclass
@@ -53,9 +46,15 @@ class GatewayConfig:
     client_id: str = ""
     batch_size: int = 1000
     batch_wait_s: float = 0.05
+    # The dispatcher publishes a new command as soon as it is committed (see gateway/wakeup.py); the
+    # poll interval only bounds how long a missed wake-up can delay one. False: the poll alone.
+    dispatch_wakeup: bool = True
     dispatch_every_s: float = 0.5
     sweep_every_s: float = 5.0
     prune_every_s: float = 3600.0
+    # Threads that settle door-closed visits off the ingest thread (gateway/settlers.py); 0: the
+    # task queue settles them.
+    settle_workers: int = 4
 
 
 class Gateway:
@@ -63,13 +62,15 @@ class Gateway:
         self.config = config
         self.stats: Counter[str] = Counter()
         self.directory = DeviceDirectory()
-        self._queue: queue.Queue[tuple[Received, int, int]] = queue.Queue(maxsize=100_000)
+        # Each entry is the messages of one socket read; a full queue stalls reading (back-pressure).
+        self._queue: queue.Queue[list[tuple[Received, int, int]]] = queue.Queue(maxsize=200)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.settlers = Settlers(config.settle_workers, self.stats)
         self.connected = threading.Event()
         parsed = urlparse(config.url)
         self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
-        self.client = _GatewayClient(
+        self.client = GatewayClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id or f"openvend-gw-{uuid.uuid4().hex[:10]}",
             clean_session=not config.client_id,
@@ -78,7 +79,7 @@ class Gateway:
         self.client.username_pw_set(config.username, config.password)
         self.client.max_inflight_messages_set(1000)
         self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
+        self.client.on_publishes = self._on_publishes
 
     # MQTT callbacks ------------------------------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -91,15 +92,16 @@ class Gateway:
         client.subscribe(topic, qos=1)
         self.connected.set()
 
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        self.stats["received"] += 1
-        item = Received(message.topic, bytes(message.payload), timezone.now())
-        self._queue.put((item, message.mid, message.qos))
+    def _on_publishes(self, publishes: list[Publish]) -> None:
+        self.stats["received"] += len(publishes)
+        now = datetime.now(UTC)  # one socket read: these messages arrived together
+        self._queue.put([(Received(topic, payload, now), mid, qos) for topic, payload, mid, qos in publishes])
 
     # Threads -------------------------------------------------------------------------------
     def start(self, *, wait: float = 10.0) -> Gateway:
         self.client.connect(self._host, self._port, keepalive=30)
         self.client.loop_start()
+        self.settlers.start()  # before the ingest thread: the first batch's door closings go to them
         for name, target in (
             ("ingest", self._ingest_loop),
             ("dispatch", self._dispatch_loop),
@@ -117,6 +119,7 @@ class Gateway:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.settlers.stop()
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -136,17 +139,16 @@ class Gateway:
 
     def _next_batch(self) -> list[tuple[Received, int, int]]:
         try:
-            first = self._queue.get(timeout=0.2)
+            batch = self._queue.get(timeout=0.2)
         except queue.Empty:
             return []
-        batch = [first]
         deadline = time.monotonic() + self.config.batch_wait_s
         while len(batch) < self.config.batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=remaining))
+                batch.extend(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
         return batch
@@ -158,9 +160,7 @@ class Gateway:
                 continue
             result = self._ingest_until_stored([item for item, _mid, _qos in batch])
             # Committed: now the broker may forget these messages, and the devices their outboxes.
-            for _item, mid, qos in batch:
-                if qos > 0:
-                    self.client.ack(mid, qos)
+            self.client.ack_many(mid for _item, mid, qos in batch if qos == 1)
             for code, seq in result.acks.items():
                 topic, payload = protocol.encode_cloud_ack(code, seq)
                 self.client.publish(topic, payload, qos=1)
@@ -187,20 +187,34 @@ class Gateway:
                 delay = min(delay * 2, 5.0)
 
     def _dispatch_loop(self) -> None:
-        while not self._stop.wait(self.config.dispatch_every_s):
-            with transaction.atomic():
-                for command in commands_due():
-                    topic, payload = protocol.encode_command(
-                        command.device.code,
-                        id=str(command.pk),
-                        kind=command.kind,
-                        params=command.params,
-                        ts=int(time.time() * 1000),
-                        expires=int(command.expires_at.timestamp() * 1000),
-                    )
-                    self.client.publish(topic, payload, qos=1)
-                    command_mark_sent(command)
-                    self.stats["commands_sent"] += 1
+        # Listening before the first pass: a command committed in between rings, it is not lost.
+        wakeup = open_wakeup(enabled=self.config.dispatch_wakeup, stop=self._stop, stats=self.stats)
+        try:
+            while not self._stop.is_set():
+                self._dispatch_due()
+                if wakeup.wait(self.config.dispatch_every_s):
+                    self.stats["dispatch_wakeups"] += 1
+        finally:
+            wakeup.close()
+
+    def _dispatch_due(self) -> None:
+        """One pass, two statements however many commands: the due rows with their devices, locked so
+        other gateways' dispatchers skip them, and one update marking them sent before the commit."""
+        with transaction.atomic():
+            due = commands_due()
+            for command in due:
+                topic, payload = protocol.encode_command(
+                    command.device.code,
+                    id=str(command.pk),
+                    kind=command.kind,
+                    params=command.params,
+                    ts=int(time.time() * 1000),
+                    expires=int(command.expires_at.timestamp() * 1000),
+                )
+                self.client.publish(topic, payload, qos=1)
+            commands_mark_sent(command.pk for command in due)
+        self.stats["dispatch_passes"] += 1
+        self.stats["commands_sent"] += len(due)
 
     def _sweep_loop(self) -> None:
         last_prune = time.monotonic()

@@ -60,24 +60,27 @@ def _counts(planogram: Planogram, slots: Sequence[PlanogramSlot], source: str) -
         return {slot.pk: slot.par_level for slot in slots}
     if source != COUNTS_ON_HAND:
         raise ValueError(f"counts must be one of {COUNT_SOURCES}, got {source!r}")
-    from openvend.inventory.selectors import on_hand
+    from openvend.inventory.selectors import on_hand_by_product
 
     by_product: dict[int, list[PlanogramSlot]] = {}
     for slot in slots:
         by_product.setdefault(slot.product_id, []).append(slot)
+    totals = on_hand_by_product(device=planogram.device, product_ids=by_product, lane=0)
     counts: dict[int, int] = {}
-    for product_slots in by_product.values():
-        total = on_hand(device=planogram.device, product=product_slots[0].product, lane=0)
-        for slot, count in zip(product_slots, _spread(total, product_slots), strict=True):
+    for product_id, product_slots in by_product.items():
+        for slot, count in zip(product_slots, _spread(totals[product_id], product_slots), strict=True):
             counts[slot.pk] = count
     return counts
 
 
-def recognition_planogram(planogram: Planogram, *, counts: str = COUNTS_PAR) -> dict[str, Any]:
-    """The version as `openvend.recognition.model.Planogram.from_dict` reads it."""
+def recognition_planogram(
+    planogram: Planogram, *, counts: str = COUNTS_PAR, slots: Sequence[PlanogramSlot] | None = None
+) -> dict[str, Any]:
+    """The version as `openvend.recognition.model.Planogram.from_dict` reads it. `slots`: the
+    version's `ordered_slots`, when the caller already has them (settling reads them once)."""
     device = planogram.device
     noise = load_cell_noise_sd_g()
-    slots = ordered_slots(planogram)
+    slots = ordered_slots(planogram) if slots is None else slots
     unit_counts = _counts(planogram, slots, counts)
     skus: dict[int, dict[str, Any]] = {}
     for slot in slots:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -26,6 +27,17 @@ OPEN_STOCKTAKE_STATES = (StockTakeState.COUNTING, StockTakeState.SUBMITTED)
 def on_hand(*, device: Any, product: Any, lane: int = 0) -> int:
     level = StockLevel.objects.filter(device=device, product=product, lane=lane).only("on_hand").first()
     return level.on_hand if level is not None else 0
+
+
+def on_hand_by_product(*, device: Any, product_ids: Iterable[int], lane: int = 0) -> dict[int, int]:
+    """On-hand of many products at one position kind in one query: product id → units (0 when the
+    position was never stocked)."""
+    wanted = set(product_ids)
+    rows = StockLevel.objects.filter(device=device, lane=lane, product_id__in=wanted).values_list(
+        "product_id", "on_hand"
+    )
+    found = dict(rows)
+    return {product_id: found.get(product_id, 0) for product_id in wanted}
 
 
 def ledger_sum(*, device: Any, product: Any, lane: int = 0) -> int:

@@ -65,7 +65,8 @@ def sale_key(order_number: str, product_id: int) -> str:
     return f"order-sale:{order_number}:{product_id}"
 
 
-def _new_order(session: ShoppingSession, state: str, evidence: dict[str, Any]) -> Order:
+def _new_order(session: ShoppingSession, state: str, evidence: dict[str, Any], **fields: Any) -> Order:
+    """The session's order, written once with everything already decided (total, payment, reason)."""
     order: Order = Order.objects.create(
         merchant_id=session.merchant_id,
         number=order_number_for(session),
@@ -75,16 +76,18 @@ def _new_order(session: ShoppingSession, state: str, evidence: dict[str, Any]) -
         consumer_id=session.consumer_id,
         state=state,
         recognition=evidence,
+        **fields,
     )
     return order
 
 
 def _review(session: ShoppingSession, verdict: Verdict) -> Order:
     order = _new_order(
-        session, OrderState.REVIEW, {**verdict.evidence, "review_reason": verdict.review_reason}
+        session,
+        OrderState.REVIEW,
+        {**verdict.evidence, "review_reason": verdict.review_reason},
+        abnormal_reason=verdict.review_reason,
     )
-    order.abnormal_reason = verdict.review_reason
-    order.save(update_fields=["abnormal_reason", "updated_at"])
     if verdict.review_reason == ReviewReason.PUT_IN:  # something went in that was not taken out
         from openvend.shopping.blacklist_services import blacklist_rules_apply
         from openvend.shopping.choices import BlacklistRuleKind
@@ -104,7 +107,14 @@ def _nothing_taken(session: ShoppingSession, verdict: Verdict) -> Order:
 
 
 def _price_lines(session: ShoppingSession, order: Order, taken: list[Taken]) -> list[OrderLine]:
-    """Unit prices as they stood when the door closed (the moment of the purchase)."""
+    """The order's lines, saved, at unit prices as they stood when the door closed (the moment of
+    the purchase)."""
+    return _save_lines(order, _priced(session, taken))
+
+
+def _priced(session: ShoppingSession, taken: list[Taken]) -> list[OrderLine]:
+    """The lines `_price_lines` saves, not yet saved: settling prices them before it writes the
+    order, so the order is written once, with its total."""
     from openvend.catalog.selectors import price_for
 
     at: datetime = session.closed_at or timezone.now()
@@ -113,14 +123,19 @@ def _price_lines(session: ShoppingSession, order: Order, taken: list[Taken]) -> 
         unit = price_for(session.device, item.product, at).price_fen
         lines.append(
             OrderLine(
-                merchant_id=order.merchant_id,
-                order=order,
+                merchant_id=session.merchant_id,
                 product=item.product,
                 quantity=item.quantity,
                 unit_price_fen=unit,
                 amount_fen=unit * item.quantity,
             )
         )
+    return lines
+
+
+def _save_lines(order: Order, lines: list[OrderLine]) -> list[OrderLine]:
+    for line in lines:
+        line.order = order
     return OrderLine.objects.bulk_create(lines)
 
 
@@ -143,14 +158,18 @@ def _post_sales(session: ShoppingSession, order: Order, lines: list[OrderLine]) 
 def new_order_payment(session: ShoppingSession, order: Order, payer_id: str = "") -> Payment:
     """A new payment attempt for the order's total, by the visit's method (the shopper's pay-after
     authorisation attached when they have one). Raises PaymentRuleError when the method cannot be used."""
+    return _new_payment(session, order.number, order.total_fen, payer_id)
+
+
+def _new_payment(session: ShoppingSession, number: str, total_fen: int, payer_id: str = "") -> Payment:
     from openvend.payments.selectors import active_authorisation
     from openvend.payments.services.charging import create_payment
 
     device_name = session.device.name or session.device.code
     payment: Payment = create_payment(
         merchant=session.merchant,
-        order_ref=order.number,
-        amount_fen=order.total_fen,
+        order_ref=number,
+        amount_fen=total_fen,
         method=session.payment_method,
         description=(_("Purchase at %(device)s") % {"device": device_name})[:127],
         consumer=session.consumer,
@@ -162,8 +181,8 @@ def new_order_payment(session: ShoppingSession, order: Order, payer_id: str = ""
 
 
 def _charge(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
-    """Create the payment and ask for the charge; it is sent once everything here has committed."""
-    from openvend.payments.services.charging import request_charge
+    """Create the payment of an order already written and ask for the charge; it is sent once
+    everything here has committed. A method that cannot collect sends the order to review."""
     from openvend.payments.services.errors import PaymentRuleError
 
     transition(
@@ -172,25 +191,31 @@ def _charge(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> N
     try:
         payment = new_order_payment(session, order)
     except PaymentRuleError as exc:
-        # The goods are gone (recognition was sure) but this method cannot collect: staff decide.
         order.state = OrderState.REVIEW
         order.abnormal_reason = ReviewReason.PAYMENT_REFUSED
-        order.recognition = {
-            **order.recognition,
-            "review_reason": ReviewReason.PAYMENT_REFUSED,
-            "payment_error": exc.code,
-        }
+        order.recognition = _payment_refused(order.recognition, exc.code)
         order.save(update_fields=["state", "abnormal_reason", "recognition", "updated_at"])
         detail = {"order": order.number, "reason": ReviewReason.PAYMENT_REFUSED, "code": exc.code}
         transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
         return
     order.payment = payment
     order.save(update_fields=["payment", "updated_at"])
-    if payment.method in OPENED_BEFORE_CHARGE:
-        order_id = order.pk
-        transaction.on_commit(lambda: open_and_charge(Order.objects.get(pk=order_id)))
+    _request_charge(order, lines)
+
+
+def _payment_refused(evidence: dict[str, Any], code: str) -> dict[str, Any]:
+    # The goods are gone (recognition was sure) but this method cannot collect: staff decide.
+    return {**evidence, "review_reason": ReviewReason.PAYMENT_REFUSED, "payment_error": code}
+
+
+def _request_charge(order: Order, lines: list[OrderLine]) -> None:
+    from openvend.payments.services.charging import request_charge
+
+    assert order.payment is not None
+    if order.payment.method in OPENED_BEFORE_CHARGE:
+        transaction.on_commit(lambda: open_and_charge(order, lines))
         return
-    request_charge(payment, _charge_lines(lines), amount_fen=order.total_fen)
+    request_charge(order.payment, _charge_lines(lines), amount_fen=order.total_fen)
 
 
 def _charge_lines(lines: Iterable[OrderLine]) -> list[Any]:
@@ -202,28 +227,32 @@ def _charge_lines(lines: Iterable[OrderLine]) -> list[Any]:
     ]
 
 
-def _charge_requested(payment: Payment) -> bool:
-    from openvend.payments.models import PaymentEvent
-    from openvend.payments.services.charging import LINES_EVENT
-
-    return PaymentEvent.objects.filter(payment=payment, kind=LINES_EVENT).exists()
+OPENED_EVENT = "pay_after_opened"
 
 
-def open_and_charge(order: Order) -> None:
+def open_and_charge(order: Order, lines: list[OrderLine] | None = None) -> None:
     """For payscore and Zhima: open the provider's order for the payment, then ask for the charge.
     A provider call, so it runs after the order has committed; repeated (by the sweeper, after an
     unreachable provider or a crash) it opens at most once and requests the charge at most once.
-    A provider that refuses to open leaves nothing to charge: the order goes to review."""
+    A provider that refuses to open leaves nothing to charge: the order goes to review. `lines`:
+    the order's lines when the caller has just written them (read from the order otherwise)."""
     from openvend.payments.models import PaymentEvent
-    from openvend.payments.services.charging import open_pay_after, request_charge
+    from openvend.payments.services.charging import LINES_EVENT, open_pay_after, request_charge
     from openvend.payments.services.errors import PaymentRuleError
 
     if order.payment_id is None:
         return
     payment = Payment.objects.select_related("authorisation").get(pk=order.payment_id)
-    if payment.state != PaymentState.CREATED or _charge_requested(payment):
+    if payment.state != PaymentState.CREATED:
         return
-    if not PaymentEvent.objects.filter(payment=payment, kind="pay_after_opened").exists():
+    done = set(
+        PaymentEvent.objects.filter(payment=payment, kind__in=(LINES_EVENT, OPENED_EVENT)).values_list(
+            "kind", flat=True
+        )
+    )
+    if LINES_EVENT in done:
+        return
+    if OPENED_EVENT not in done:
         try:
             open_pay_after(payment, risk_amount_fen=order.total_fen)
         except PaymentRuleError as exc:
@@ -231,7 +260,8 @@ def open_and_charge(order: Order) -> None:
             if payment.state == PaymentState.CLOSED:
                 _refused(order, exc.code)
             return  # unreachable: the sweeper tries again
-    lines = list(order.lines.select_related("product").order_by("product__sku"))
+    if lines is None:
+        lines = list(order.lines.select_related("product").order_by("product__sku"))
     request_charge(payment, _charge_lines(lines), amount_fen=order.total_fen)
 
 
@@ -242,11 +272,7 @@ def _refused(order: Order, code: str) -> None:
             return
         order.state = OrderState.REVIEW
         order.abnormal_reason = ReviewReason.PAYMENT_REFUSED
-        order.recognition = {
-            **order.recognition,
-            "review_reason": ReviewReason.PAYMENT_REFUSED,
-            "payment_error": code,
-        }
+        order.recognition = _payment_refused(order.recognition, code)
         order.save(update_fields=["state", "abnormal_reason", "recognition", "updated_at"])
         session = ShoppingSession.objects.get(pk=order.session_id)
         if session.state == S.SETTLING:
@@ -255,19 +281,42 @@ def _refused(order: Order, code: str) -> None:
 
 
 def _sell(session: ShoppingSession, verdict: Verdict) -> Order:
-    order = _new_order(session, OrderState.PENDING_PAYMENT, verdict.evidence)
-    lines = _price_lines(session, order, verdict.taken)
-    order.total_fen = sum(line.amount_fen for line in lines)
-    order.save(update_fields=["total_fen", "updated_at"])
-    _post_sales(session, order, lines)
-    if order.total_fen == 0:  # free goods: sold (stock moves) but nothing to collect
-        order.state = OrderState.CLOSED
-        order.save(update_fields=["state", "updated_at"])
+    """Sold: the order with its lines and sale movements, and — unless the goods were free — the
+    session settling and a payment for the total (or review, when the method cannot collect)."""
+    from openvend.payments.services.errors import PaymentRuleError
+
+    lines = _priced(session, verdict.taken)
+    total = sum(line.amount_fen for line in lines)
+    if total == 0:  # free goods: sold (stock moves) but nothing to collect
+        order = _new_order(session, OrderState.CLOSED, verdict.evidence)
+        _post_sales(session, order, _save_lines(order, lines))
         transition(
             session, S.COMPLETED, SessionEventKind.NOTHING_TAKEN, {"order": order.number, "free": True}
         )
         return order
-    _charge(session, order, lines)
+    number = order_number_for(session)
+    transition(session, S.SETTLING, SessionEventKind.SETTLING, {"order": number, "total_fen": total})
+    try:
+        payment = _new_payment(session, number, total)
+    except PaymentRuleError as exc:
+        evidence = _payment_refused(verdict.evidence, exc.code)
+        order = _new_order(
+            session,
+            OrderState.REVIEW,
+            evidence,
+            total_fen=total,
+            abnormal_reason=ReviewReason.PAYMENT_REFUSED,
+        )
+        _post_sales(session, order, _save_lines(order, lines))
+        detail = {"order": number, "reason": ReviewReason.PAYMENT_REFUSED, "code": exc.code}
+        transition(session, S.REVIEW, SessionEventKind.REVIEW, detail)
+        return order
+    order = _new_order(
+        session, OrderState.PENDING_PAYMENT, verdict.evidence, total_fen=total, payment=payment
+    )
+    saved = _save_lines(order, lines)
+    _post_sales(session, order, saved)
+    _request_charge(order, saved)
     return order
 
 
@@ -293,13 +342,23 @@ def _resume(session: ShoppingSession, order: Order) -> None:
         open_and_charge(order)
 
 
+SETTLE_RELATED = ("device", "merchant", "consumer", "site")
+
+
 def settle_session(session: ShoppingSession) -> Order | None:
     """Turn a door-flow session that is recognising into its one order: review, ¥0, or sold and
     charged (see the module doc). Safe to call any number of times, concurrently too; a session that
     is not recognising and has no order yet is left alone (None)."""
-    session = ShoppingSession.objects.select_related("device", "merchant", "consumer", "site").get(
-        pk=session.pk
-    )
+    return _settle(ShoppingSession.objects.select_related(*SETTLE_RELATED).get(pk=session.pk))
+
+
+def settle_session_id(session_id: int) -> Order | None:
+    """`settle_session` by id, in one read of the session: None also when there is no such session."""
+    session = ShoppingSession.objects.select_related(*SETTLE_RELATED).filter(pk=session_id).first()
+    return None if session is None else _settle(session)
+
+
+def _settle(session: ShoppingSession) -> Order | None:
     if session.flow not in DOOR_FLOWS:
         raise OpenVendError(
             OrderErrorCode.NOT_SETTLEABLE,
@@ -317,7 +376,7 @@ def settle_session(session: ShoppingSession) -> Order | None:
     with transaction.atomic():
         locked = (
             ShoppingSession.objects.select_for_update(of=("self",))
-            .select_related("device", "merchant", "consumer", "site")
+            .select_related(*SETTLE_RELATED)
             .get(pk=session.pk)
         )
         if locked.state != S.RECOGNISING or Order.objects.filter(session=locked).exists():
@@ -393,11 +452,16 @@ def apply_payment_outcome(payment: Payment) -> Order | None:
     """A payment of an order was paid, failed or closed: the order and its session follow. Called
     by payments (see `openvend.payments.services.results.on_payment_outcome`) in the transaction
     that records the result. Repeating it changes nothing. None when the payment is no order's."""
-    order = Order.objects.filter(merchant_id=payment.merchant_id, number=payment.order_ref).first()
-    if order is None:
-        return None
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+    # Part of the caller's transaction when there is one (a savepoint would protect nothing: an
+    # error here fails the whole result), its own otherwise.
+    with transaction.atomic(savepoint=False):
+        order = (
+            Order.objects.select_for_update()
+            .filter(merchant_id=payment.merchant_id, number=payment.order_ref)
+            .first()
+        )
+        if order is None:
+            return None
         if payment.state == PaymentState.PAID:
             # Money taken is never ignored, whichever attempt took it.
             if order.state != OrderState.PAID:

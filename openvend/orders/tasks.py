@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from openvend.orders.services import settle_session
-from openvend.shopping.models import ShoppingSession
+from openvend.orders.services import settle_session_id
 
 
 @task()
 def settle_session_task(session_id: int) -> str:
-    session = ShoppingSession.objects.filter(pk=session_id).first()
-    if session is None:
-        return "missing"
-    order = settle_session(session)
-    return order.state if order is not None else "nothing"
+    order = settle_session_id(session_id)
+    return order.state if order is not None else "nothing"  # nothing to settle, or no such session

@@ -42,8 +42,8 @@ def _active_planogram(session: ShoppingSession) -> Any:
 
 def recognise_visit(session: ShoppingSession) -> Verdict:
     """Read the session's weight changes against the planogram with the ledger's on-hand counts."""
-    from openvend.catalog.selectors import is_sellable
-    from openvend.inventory.recognition_export import COUNTS_ON_HAND, recognition_planogram
+    from openvend.catalog.selectors import sellable_products
+    from openvend.inventory.recognition_export import COUNTS_ON_HAND, ordered_slots, recognition_planogram
     from openvend.recognition.model import Evidence, Planogram, recognize
 
     deltas = {str(sensor): float(grams) for sensor, grams in (session.sensor_deltas_g or {}).items()}
@@ -56,7 +56,8 @@ def recognise_visit(session: ShoppingSession) -> Verdict:
         return Verdict(evidence, review_reason=ReviewReason.NO_PLANOGRAM)
     evidence["planogram_version"] = plan.version
     try:
-        engine_plan = Planogram.from_dict(recognition_planogram(plan, counts=COUNTS_ON_HAND))
+        slots = ordered_slots(plan)
+        engine_plan = Planogram.from_dict(recognition_planogram(plan, counts=COUNTS_ON_HAND, slots=slots))
         result = recognize(engine_plan, Evidence(session=str(session.pk), deltas_g=deltas))
     except (ValueError, KeyError) as exc:
         evidence["error"] = str(exc)[:200]
@@ -70,15 +71,13 @@ def recognise_visit(session: ShoppingSession) -> Verdict:
         return Verdict(evidence, review_reason=ReviewReason.RECOGNITION)
     if any(qty < 0 for _sku, qty in result.items):
         return Verdict(evidence, review_reason=ReviewReason.PUT_IN)
-    products = {slot.product.sku: slot.product for slot in plan.slots.select_related("product")}
-    taken = []
-    for sku, qty in result.items:
-        product = products.get(sku)
-        if product is None:
-            return Verdict(evidence, review_reason=ReviewReason.UNKNOWN_PRODUCT)
-        if not is_sellable(session.device, product):
-            return Verdict(evidence, review_reason=ReviewReason.NOT_SELLABLE)
-        taken.append(Taken(product, qty))
+    products = {slot.product.sku: slot.product for slot in slots}
+    if any(sku not in products for sku, _qty in result.items):
+        return Verdict(evidence, review_reason=ReviewReason.UNKNOWN_PRODUCT)
+    taken = [Taken(products[sku], qty) for sku, qty in result.items]
+    wanted = {item.product.pk for item in taken}
+    if sellable_products(session.device).filter(pk__in=wanted).count() != len(wanted):
+        return Verdict(evidence, review_reason=ReviewReason.NOT_SELLABLE)
     return Verdict(evidence, taken=taken)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -206,16 +207,36 @@ def session_start(
 
 
 def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any]) -> None:
-    """The door is shut: weigh what left and settle, once this commits. The
-    order is made by a task so the gateway does not wait on recognition or the payment provider; if
-    the task is lost, the sweeper settles sessions left recognising (`orders.services`)."""
+    """The door is shut: weigh what left and settle, once this commits. The order is made elsewhere
+    (the gateway's settler threads, or a task) so the gateway's ingest does not wait on recognition
+    or the payment provider; if that is lost, the sweeper settles sessions left recognising
+    (`orders.services`)."""
     transition(session, S.CLOSED, kind, detail, changes={"closed_at": at})
     transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED)
     session_id = session.pk
     transaction.on_commit(lambda: settle_later(session_id))
 
 
+# Where this process sends sessions to be settled: the task queue, unless something in the process
+# settles them itself (the gateway's settlers, `openvend.gateway.settlers`).
+_settle_here: Callable[[int], None] | None = None
+
+
+def settle_here(
+    handler: Callable[[int], None] | None, *, only_if: Callable[[int], None] | None = None
+) -> None:
+    """From now on hand sessions to be settled to `handler` (None: back to the task queue). With
+    `only_if`, only when that is the handler in place (a pool stopping does not unset another's)."""
+    global _settle_here
+    if only_if is None or _settle_here == only_if:
+        _settle_here = handler
+
+
 def settle_later(session_id: int) -> None:
+    handler = _settle_here
+    if handler is not None:
+        handler(session_id)
+        return
     from openvend.orders.tasks import settle_session_task  # orders build on shopping: bind at call time
 
     settle_session_task.enqueue(session_id)

@@ -87,3 +87,10 @@ def test_a_tiny_checkout_bench_ends_with_its_figures_as_json() -> None:
         assert figures["paid_wrong_total"] == 0
         assert figures["paid_exact"] == figures["states"].get("completed", 0)
     assert summary["saturation"]["paid_exact"] > 0
+    # Every door closing went to the gateway's settlers, and each was settled without an error.
+    stats = summary["gateway_stats"]
+    assert stats["settled"] == stats["settles_queued"] > 0 and stats.get("settle_errors", 0) == 0
+    for phase in ("saturation", "latency"):
+        roles = summary["cpu"][phase]["roles"]
+        assert {"gateway", "web (notifications)", "postgres backends"} <= set(roles)
+        assert all(figures["cpu_s"] >= 0 for figures in roles.values())
