@@ -15,8 +15,9 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
+from openvend.devices.alarms import settings_for
 from openvend.devices.choices import DeviceStatus
-from openvend.devices.models import DeadLetter, Device, DeviceCredential, DeviceMessage
+from openvend.devices.models import AlarmSettings, DeadLetter, Device, DeviceCredential, DeviceMessage
 from openvend.gateway import pgwrite, protocol
 from openvend.gateway.state import apply_messages
 
@@ -51,12 +52,22 @@ class BatchResult:
 
 
 class DeviceDirectory:
-    """Device code → id, merchant and whether it may talk, cached briefly so a busy gateway
-    does not look every device up on every message. Revocation takes effect within `ttl`."""
+    """Device code → id, merchant and whether it may talk, and each merchant's alarm limits, cached
+    briefly so a busy gateway does not look them up on every batch. A revocation or a new limit
+    takes effect within `ttl`."""
 
     def __init__(self, ttl: float = 10.0) -> None:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, DeviceRef | None]] = {}
+        self._settings: dict[int, tuple[float, AlarmSettings]] = {}
+
+    def alarm_settings(self, merchant_id: int) -> AlarmSettings:
+        now = time.monotonic()
+        cached = self._settings.get(merchant_id)
+        if cached is None or cached[0] < now:
+            cached = (now + self.ttl, settings_for(merchant_id))
+            self._settings[merchant_id] = cached
+        return cached[1]
 
     def resolve(self, codes: set[str]) -> dict[str, DeviceRef | None]:
         now = time.monotonic()
@@ -80,6 +91,7 @@ class DeviceDirectory:
     def forget(self, code: str | None = None) -> None:
         if code is None:
             self._cache.clear()
+            self._settings.clear()
         else:
             self._cache.pop(code, None)
 
@@ -128,7 +140,7 @@ def ingest_batch(items: list[Received], directory: DeviceDirectory) -> BatchResu
     with transaction.atomic():
         fresh = _store(accepted, result)
         if fresh:
-            apply_messages(fresh)
+            apply_messages(fresh, directory.alarm_settings)
         if dead:
             DeadLetter.objects.bulk_create(dead)
 
@@ -150,9 +162,13 @@ def _store(
         if message.type in ACKED_TYPES:
             result.acks[message.device_code] = max(result.acks.get(message.device_code, 0), message.seq)
     if connection.vendor == "postgresql":
+        epoch: dict[datetime, float] = {}  # a socket read's messages share one received time
+        for _m, item, _ref in accepted:
+            if item.received_at not in epoch:
+                epoch[item.received_at] = item.received_at.timestamp()
         inserted = pgwrite.insert_messages(
             [
-                (ref.id, ref.merchant_id, m.seq, m.id, m.type, m.ts, item.received_at, m.body)
+                (ref.id, ref.merchant_id, m.seq, m.id, m.type, m.ts, epoch[item.received_at], m.body)
                 for m, item, ref in accepted
             ]
         )

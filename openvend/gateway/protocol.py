@@ -24,11 +24,10 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 PROTOCOL_VERSION: Final = 1
 TOPIC_ROOT: Final = "ov/v1/d"
@@ -195,8 +194,7 @@ def parse_up_topic(topic: str | bytes) -> tuple[str, str]:
 # --- messages and errors ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class UpMessage:
+class UpMessage(NamedTuple):  # a tuple: built per message on the gateway's hot path
     device_code: str
     type: str
     id: str
@@ -415,6 +413,16 @@ _TYPE_TESTS: dict[str, _Check] = {
 }
 
 
+# The single types whose rule can test the type itself (see _Compiler.compile), with that rule.
+_FOLDABLE: dict[str, str] = {
+    "integer": "_numbers",
+    "number": "_numbers",
+    "string": "_strings",
+    "object": "_objects",
+    "array": "_arrays",
+}
+
+
 def _always(_value: Any) -> bool:
     return True
 
@@ -478,12 +486,28 @@ class _Compiler:
         checks: list[_Check] = []
         if "$ref" in schema:
             checks.append(self._ref(schema["$ref"]))
-        if "type" in schema:
+        # A single-type schema folds its type test into that type's rule (an integer with its
+        # bounds, an object with its properties): one call per value on the hot path, not three.
+        kind = schema.get("type")
+        folded = kind if type(kind) is str and kind in _FOLDABLE else None
+        if "type" in schema and folded is None:
             checks.append(self._type(schema["type"]))
-        for rules in (self._enum, self._numbers, self._strings, self._objects, self._arrays, self._logic):
-            rule = rules(schema)
+        enum = self._enum(schema)
+        if enum is not None:
+            checks.append(enum)
+        for typed in (self._numbers, self._strings, self._objects, self._arrays):
+            # Only the schema's own type's rule tests the type; the others let other types pass.
+            owns_type = folded is not None and _FOLDABLE[folded] == typed.__name__
+            rule = typed(schema, folded if owns_type else None)
             if rule is not None:
                 checks.append(rule)
+                if owns_type:
+                    folded = None  # this rule now tests the type
+        if folded is not None:  # the type's own rule had nothing to check: test the type alone
+            checks.insert(1 if "$ref" in schema else 0, _TYPE_TESTS[folded])
+        logic = self._logic(schema)
+        if logic is not None:
+            checks.append(logic)
         return _all_of(checks)
 
     def _ref(self, ref: str) -> _Check:
@@ -523,26 +547,30 @@ class _Compiler:
         return _all_of(checks) if checks else None
 
     @staticmethod
-    def _numbers(schema: Mapping[str, Any]) -> _Check | None:
+    def _numbers(schema: Mapping[str, Any], kind: str | None) -> _Check | None:
         keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
         if not any(k in schema for k in keys):
             return None
+        # Folded (kind set): a value of another type fails; otherwise these rules ignore it.
+        types = (int,) if kind == "integer" else (int, float)
+        other = kind is None
         low = schema.get("minimum", -math.inf)
         high = schema.get("maximum", math.inf)
         above = schema.get("exclusiveMinimum", -math.inf)
         below = schema.get("exclusiveMaximum", math.inf)
 
         def check(x: Any) -> bool:
-            if type(x) is not int and type(x) is not float:
-                return True
+            if type(x) not in types:
+                return other
             return bool(low <= x <= high and above < x < below)
 
         return check
 
     @staticmethod
-    def _strings(schema: Mapping[str, Any]) -> _Check | None:
+    def _strings(schema: Mapping[str, Any], kind: str | None) -> _Check | None:
         if not any(k in schema for k in ("minLength", "maxLength", "pattern")):
             return None
+        other = kind is None
         shortest = schema.get("minLength", 0)
         longest = schema.get("maxLength", math.inf)
         # re.search, as jsonschema does: patterns are unanchored unless they anchor themselves.
@@ -550,14 +578,14 @@ class _Compiler:
 
         def check(x: Any) -> bool:
             if type(x) is not str:
-                return True
+                return other
             if not shortest <= len(x) <= longest:
                 return False
             return search is None or search(x) is not None
 
         return check
 
-    def _objects(self, schema: Mapping[str, Any]) -> _Check | None:
+    def _objects(self, schema: Mapping[str, Any], kind: str | None) -> _Check | None:
         keys = (
             "properties",
             "additionalProperties",
@@ -575,10 +603,11 @@ class _Compiler:
         fewest = schema.get("minProperties", 0)
         most = schema.get("maxProperties", math.inf)
         names = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
+        other = kind is None
 
         def check(x: Any) -> bool:
             if type(x) is not dict:
-                return True
+                return other
             if required and not x.keys() >= required:
                 return False
             if not fewest <= len(x) <= most:
@@ -596,16 +625,17 @@ class _Compiler:
 
         return check
 
-    def _arrays(self, schema: Mapping[str, Any]) -> _Check | None:
+    def _arrays(self, schema: Mapping[str, Any], kind: str | None) -> _Check | None:
         if not any(k in schema for k in ("items", "minItems", "maxItems")):
             return None
+        other = kind is None
         each = self.compile(schema["items"]) if "items" in schema else None
         fewest = schema.get("minItems", 0)
         most = schema.get("maxItems", math.inf)
 
         def check(x: Any) -> bool:
             if type(x) is not list:
-                return True
+                return other
             if not fewest <= len(x) <= most:
                 return False
             return each is None or all(each(item) for item in x)
@@ -688,12 +718,25 @@ _CLOUD_ACK = compile_schema("cloud_ack")
 # --- device → cloud --------------------------------------------------------------------------
 
 
+# Valid uplink topics already seen: a fleet has a handful per device, and the gateway sees each
+# thousands of times. Bounded; only topics that parsed are kept.
+_UP_TOPICS: dict[str, tuple[str, str]] = {}
+_UP_TOPICS_LIMIT = 500_000
+
+
 def decode_up(topic: str | bytes, payload: bytes | bytearray | memoryview | str) -> UpMessage:
     """Validate one uplink message and return it; any fault raises ProtocolError and nothing else.
 
     Checks in order: topic (bad_topic), size (too_large), UTF-8 JSON object (bad_json), envelope
     (schema), envelope type against the topic (type_mismatch), body (schema)."""
-    code, kind = parse_up_topic(topic)
+    parsed = _UP_TOPICS.get(topic) if type(topic) is str else None
+    if parsed is None:
+        parsed = parse_up_topic(topic)
+        if type(topic) is str:
+            if len(_UP_TOPICS) >= _UP_TOPICS_LIMIT:
+                _UP_TOPICS.clear()
+            _UP_TOPICS[topic] = parsed
+    code, kind = parsed
     obj = _parse(payload, code)
     if not _ENVELOPE(obj):
         raise ProtocolError(Rejection.SCHEMA, _describe("envelope", obj, ""), code)

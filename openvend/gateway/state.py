@@ -6,7 +6,9 @@ state fields move only for messages newer than the last one applied."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -49,40 +51,57 @@ EVENT_STATE = {
 RESTOCK_EVENTS = frozenset({"door_opened", "door_closed", "weight_change"})
 
 
-class _Context:
-    """Per-batch lookups: devices and merchant alarm settings, each loaded once."""
+class _Batch:
+    """Per-batch lookups. The batch's Device rows are loaded together, and only when an alarm, a
+    command or a visit needs one: a batch of plain readings needs none. Alarm limits come from
+    `settings` (the gateway's short-lived cache) or are read once per merchant per batch."""
 
-    def __init__(self, device_ids: list[int]) -> None:
-        self.devices = Device.objects.in_bulk(device_ids)
-        self._settings: dict[int, AlarmSettings] = {}
+    def __init__(self, device_ids: list[int], settings: Callable[[int], AlarmSettings] | None) -> None:
+        self._ids = device_ids
+        self._devices: dict[int, Device] | None = None
+        self._settings = settings or cache(settings_for)
+        self._ranges: dict[int, tuple[float, float]] = {}
+
+    def device(self, pk: int) -> Device:
+        if self._devices is None:
+            self._devices = Device.objects.in_bulk(self._ids)
+        return self._devices[pk]
 
     def settings(self, merchant_id: int) -> AlarmSettings:
-        if merchant_id not in self._settings:
-            self._settings[merchant_id] = settings_for(merchant_id)
-        return self._settings[merchant_id]
+        return self._settings(merchant_id)
+
+    def temperature_range(self, merchant_id: int) -> tuple[float, float]:
+        # Readings arrive as floats; comparing them with the limits as floats agrees with comparing
+        # their decimal forms, since the limits have two decimal places (rounding is monotonic).
+        if merchant_id not in self._ranges:
+            limits = self.settings(merchant_id)
+            self._ranges[merchant_id] = (float(limits.temperature_min_c), float(limits.temperature_max_c))
+        return self._ranges[merchant_id]
 
 
-def apply_messages(fresh: list[tuple[Any, Any, Any]]) -> None:
+def apply_messages(
+    fresh: list[tuple[Any, Any, Any]], settings: Callable[[int], AlarmSettings] | None = None
+) -> None:
     by_device: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
+    refs: dict[int, Any] = {}
     for message, item, ref in fresh:
         by_device[ref.id].append((message, item))
+        refs[ref.id] = ref
     device_ids = sorted(by_device)
-    # Locked in id order: two gateways updating overlapping devices cannot deadlock.
-    states = {
-        s.device_id: s
-        for s in DeviceState.objects.select_for_update().filter(device_id__in=device_ids).order_by("pk")
-    }
+    states = _locked_states(device_ids)
     missing = [DeviceState(device_id=pk) for pk in device_ids if pk not in states]
     if missing:
         DeviceState.objects.bulk_create(missing, ignore_conflicts=True)
         states.update(
             {s.device_id: s for s in DeviceState.objects.filter(device_id__in=[m.device_id for m in missing])}
         )
-    context = _Context(device_ids)
+    batch = _Batch(device_ids, settings)
     for device_id in device_ids:
-        state, device = states[device_id], context.devices[device_id]
+        state, ref = states[device_id], refs[device_id]
         for message, item in by_device[device_id]:
-            _apply(state, device, message, item, context)
+            _apply(state, ref, message, item, batch)
+        if type(state.temperature_c) in (int, float):  # the raw reading while the batch ran
+            state.temperature_c = Decimal(str(state.temperature_c))
     changed = [states[pk] for pk in device_ids]
     if connection.vendor == "postgresql":
         pgwrite.update_states(changed)
@@ -90,14 +109,25 @@ def apply_messages(fresh: list[tuple[Any, Any, Any]]) -> None:
         DeviceState.objects.bulk_update(changed, STATE_FIELDS)
 
 
-def _apply(state: DeviceState, device: Device, message: Any, item: Any, context: _Context) -> None:
+def _locked_states(device_ids: list[int]) -> dict[int, DeviceState]:
+    """The devices' state rows, locked in id order: two gateways updating overlapping devices
+    cannot deadlock."""
+    if connection.vendor == "postgresql":
+        return {s.device_id: s for s in pgwrite.lock_states(device_ids)}
+    return {
+        s.device_id: s
+        for s in DeviceState.objects.select_for_update().filter(device_id__in=device_ids).order_by("pk")
+    }
+
+
+def _apply(state: DeviceState, ref: Any, message: Any, item: Any, batch: _Batch) -> None:
     received = item.received_at
     if state.last_seen_at is None or received > state.last_seen_at:
         state.last_seen_at = received
     if message.type == "ack":
         body = message.body
         command_ack(
-            device_id=device.pk,
+            device_id=ref.id,
             command_id=body["cmd_id"],
             result=body["result"],
             code=body.get("code", ""),
@@ -106,14 +136,14 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
             at=received,
         )
     if message.type == "status" and message.body.get("reason") == "lwt":
-        _last_will(state, device, message, received)
+        _last_will(state, message)
         return
     if message.seq <= state.last_seq:
         # Not a replay (the store has dropped those) but a first arrival older than the state we
         # hold — from another gateway sharing the subscription, say. The device's state has moved
         # on; what the event means for a visit or an alarm still counts.
         if message.type == "event":
-            _event_effects(device, message.body, received)
+            _event_effects(batch.device(ref.id), message.body, received)
         return
     state.last_seq = message.seq
     state.last_machine_ts = message.ts
@@ -121,7 +151,9 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
     was_online = state.online
     state.online = True
     body = message.body
-    if message.type == "status":
+    if message.type == "telemetry":
+        _telemetry(state, ref, body, batch, received)
+    elif message.type == "status":
         state.online = bool(body.get("online"))
         if state.online:
             state.last_birth_seq = message.seq
@@ -130,15 +162,13 @@ def _apply(state: DeviceState, device: Device, message: Any, item: Any, context:
     elif message.type == "hb":
         if "rssi_dbm" in body:
             state.rssi_dbm = body["rssi_dbm"]
-    elif message.type == "telemetry":
-        _telemetry(state, device, body, context, received)
     elif message.type == "event":
-        _event(state, device, body, received)
+        _event(state, batch.device(ref.id), body, received)
     if state.online and not was_online:
-        alarm_resolve(device=device, kind=AlarmKind.OFFLINE, at=received)
+        alarm_resolve(device=batch.device(ref.id), kind=AlarmKind.OFFLINE, at=received)
 
 
-def _last_will(state: DeviceState, device: Device, message: Any, received: Any) -> None:
+def _last_will(state: DeviceState, message: Any) -> None:
     """The broker's last will (seq w, reserved at CONNECT just before the birth w + 1) means the
     connection died — unless a later connection's birth has already been applied (protocol §9)."""
     if state.last_birth_seq > message.seq + 1:
@@ -169,10 +199,13 @@ def _set_component(state: DeviceState, device: Device, field: str, value: str, a
             alarm_resolve(device=device, kind=AlarmKind.CAMERA_FAULT, at=at)
 
 
-def _telemetry(state: DeviceState, device: Device, body: dict[str, Any], context: _Context, at: Any) -> None:
-    for field in ("door", "lock", "camera"):
-        if field in body:
-            _set_component(state, device, field, body[field], at)
+_COMPONENTS = ("door", "lock", "camera")
+
+
+def _telemetry(state: DeviceState, ref: Any, body: dict[str, Any], batch: _Batch, at: Any) -> None:
+    for field in _COMPONENTS:
+        if field in body and body[field] != getattr(state, field):
+            _set_component(state, batch.device(ref.id), field, body[field], at)
     if "rssi_dbm" in body:
         state.rssi_dbm = body["rssi_dbm"]
     if "humidity_pct" in body:
@@ -182,26 +215,28 @@ def _telemetry(state: DeviceState, device: Device, body: dict[str, Any], context
     if "weights_g" in body:
         state.weights_g = body["weights_g"]
     if "temperature_c" in body:
-        _temperature(state, device, Decimal(str(body["temperature_c"])), context, at)
+        _temperature(state, ref, body["temperature_c"], batch, at)
 
 
-def _temperature(state: DeviceState, device: Device, value: Decimal, context: _Context, at: Any) -> None:
-    """Debounced: a temperature alarm needs N consecutive readings out of range, so one spike is ignored."""
-    state.temperature_c = value
-    limits = context.settings(device.merchant_id)
-    if limits.temperature_min_c <= value <= limits.temperature_max_c:
+def _temperature(state: DeviceState, ref: Any, value: float, batch: _Batch, at: Any) -> None:
+    """Debounced: a temperature alarm needs N consecutive readings out of range, so one spike is ignored.
+    `value` is the reading as parsed (the schema bounds it to -40..80)."""
+    state.temperature_c = value  # made a Decimal once per batch, by apply_messages
+    low, high = batch.temperature_range(ref.merchant_id)
+    if low <= value <= high:
         if state.temperature_breaches:
             state.temperature_breaches = 0
-            alarm_resolve(device=device, kind=AlarmKind.TEMPERATURE, at=at)
+            alarm_resolve(device=batch.device(ref.id), kind=AlarmKind.TEMPERATURE, at=at)
         return
     state.temperature_breaches += 1
+    limits = batch.settings(ref.merchant_id)
     if state.temperature_breaches >= limits.debounce_samples:
         alarm_raise(
-            device=device,
+            device=batch.device(ref.id),
             kind=AlarmKind.TEMPERATURE,
             at=at,
             detail={
-                "temperature_c": str(value),
+                "temperature_c": str(Decimal(str(value))),
                 "min_c": str(limits.temperature_min_c),
                 "max_c": str(limits.temperature_max_c),
             },
