@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -28,8 +29,7 @@ ACKED_TYPES = frozenset({"event", "ack"})
 DEAD_PAYLOAD_LIMIT = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):  # a tuple: the network thread builds one per message
     topic: str
     payload: bytes
     received_at: datetime

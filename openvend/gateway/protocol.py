@@ -543,7 +543,10 @@ class _Compiler:
                 checks.append(lambda x: any(_json_equal(x, v) for v in values))
         if "const" in schema:
             expected = schema["const"]
-            checks.append(lambda x: _json_equal(x, expected))
+            if type(expected) is int:  # the envelope's "v": skip the general comparison
+                checks.append(lambda x: (type(x) is int or type(x) is float) and x == expected)
+            else:
+                checks.append(lambda x: _json_equal(x, expected))
         return _all_of(checks) if checks else None
 
     @staticmethod
