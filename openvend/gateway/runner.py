@@ -45,7 +45,9 @@ class GatewayConfig:
     # acknowledged when it dies are redelivered when it comes back. Empty: a throwaway session.
     client_id: str = ""
     batch_size: int = 1000
-    batch_wait_s: float = 0.05
+    # How long a batch waits for more messages. Short: under load the queue fills while the last
+    # batch commits, so batches grow by themselves; at rest a door event is not held back.
+    batch_wait_s: float = 0.005
     # The dispatcher publishes a new command as soon as it is committed (see gateway/wakeup.py); the
     # poll interval only bounds how long a missed wake-up can delay one. False: the poll alone.
     dispatch_wakeup: bool = True
