@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -62,3 +65,14 @@ def console_login(client, username: str, password: str, console: str = "/console
     """Sign in through the console's real login form (the path axes and the audit log watch)."""
     response = client.post(f"{console}login/", {"username": username, "password": password, "next": console})
     return response.status_code == 302 and response.url == console
+
+
+@pytest.fixture
+def settled(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """Run a block and then everything it scheduled after commit (settling, the charge task)."""
+
+    def run(action: Callable[[], Any]) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return action()
+
+    return run

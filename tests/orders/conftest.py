@@ -115,17 +115,6 @@ def store(world_a: World) -> Store:
     return store_in(world_a, "ORD-CAB1")
 
 
-@pytest.fixture
-def settled(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
-    """Run a block and then everything it scheduled after commit (settling, the charge task)."""
-
-    def run(action: Callable[[], Any]) -> Any:
-        with django_capture_on_commit_callbacks(execute=True):
-            return action()
-
-    return run
-
-
 def wait_until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -86,17 +86,6 @@ def store(world_a: World) -> Store:
     return store_in(world_a, "MEDIA-CAB1")
 
 
-@pytest.fixture
-def settled(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
-    """Run a block and then what it scheduled after commit (settling, the charge)."""
-
-    def run(action: Callable[[], Any]) -> Any:
-        with django_capture_on_commit_callbacks(execute=True):
-            return action()
-
-    return run
-
-
 def held_order(store: Store, settled: Callable[..., Any]) -> Order:
     """Goods put in that were not taken: the order waits for staff (review)."""
     session = store.start(store.shopper(balance_fen=2000))

@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 
 from openvend.gateway import protocol
-from openvend.gateway.runner import Gateway, GatewayConfig
 from openvend.payments.choices import PaymentMethod
 from openvend.shopping.models import SessionMedia
 from openvend.simulator.behaviour import Cabinet, Event
@@ -21,6 +20,7 @@ from openvend.simulator.fleet import Fleet
 from openvend.simulator.shoppers import Shelf, ShopperCabinet, door_visit, wait_settled
 from tests.gateway.conftest import RunningBroker, mosquitto_broker  # noqa: F401 (fixture)
 from tests.orders.conftest import COLA_G, Store, store_in
+from tests.simulator.cabinets import cabinet_and_gateway
 from tests.world import World
 
 SESSION = "29247907-c561-4261-a532-6e489c1d3410"
@@ -68,27 +68,8 @@ def store(world_a: World) -> Store:
 
 @pytest.fixture
 def running(mosquitto_broker: RunningBroker, store: Store) -> Iterator[ShopperCabinet]:  # noqa: F811
-    from openvend.devices import services as devices
-
-    mosquitto_broker.sync()
-    secret = devices.device_credentials_rotate(actor=None, device=store.device)
-    mosquitto_broker.sync()
-    gateway = Gateway(
-        GatewayConfig(
-            url=mosquitto_broker.url,
-            username=mosquitto_broker.gateway_username,
-            password=mosquitto_broker.gateway_password,
-            dispatch_every_s=0.05,
-        )
-    ).start()
-    cabinet = ShopperCabinet(
-        store.device.code, secret, mosquitto_broker.url, sensors=store.device.kind.sensor_ids, dwell_s=0.1
-    ).start()
-    try:
+    with cabinet_and_gateway(mosquitto_broker, store) as (cabinet, _gateway):
         yield cabinet
-    finally:
-        cabinet.stop()
-        gateway.stop()
 
 
 @pytest.mark.mqtt

@@ -22,6 +22,7 @@ from openvend.shopping.choices import SessionState as S
 from openvend.simulator.shoppers import Shelf, ShopperCabinet, door_visit, pick, shelves_of, wait_settled
 from tests.gateway.conftest import RunningBroker, mosquitto_broker  # noqa: F401 (fixture)
 from tests.orders.conftest import CHIPS_G, COLA_G, Store, store_in
+from tests.simulator.cabinets import cabinet_and_gateway
 from tests.world import World
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.django_db(transaction=True)]
@@ -37,27 +38,8 @@ def store(world_a: World) -> Store:
 
 @pytest.fixture
 def running(mosquitto_broker: RunningBroker, store: Store) -> Iterator[tuple[ShopperCabinet, Gateway]]:  # noqa: F811
-    from openvend.devices import services as devices
-
-    mosquitto_broker.sync()  # the store's device was activated after the broker started
-    secret = devices.device_credentials_rotate(actor=None, device=store.device)
-    mosquitto_broker.sync()
-    gateway = Gateway(
-        GatewayConfig(
-            url=mosquitto_broker.url,
-            username=mosquitto_broker.gateway_username,
-            password=mosquitto_broker.gateway_password,
-            dispatch_every_s=0.05,
-        )
-    ).start()
-    cabinet = ShopperCabinet(
-        store.device.code, secret, mosquitto_broker.url, sensors=store.device.kind.sensor_ids, dwell_s=0.1
-    ).start()
-    try:
+    with cabinet_and_gateway(mosquitto_broker, store) as (cabinet, gateway):
         yield cabinet, gateway
-    finally:
-        cabinet.stop()
-        gateway.stop()
 
 
 def test_the_planogram_gives_one_shelf_per_single_product_load_cell(store: Store) -> None:
