@@ -90,20 +90,25 @@ class SessionMachine(Generic[SessionT, EventT]):
         detail: dict[str, Any] | None = None,
         *,
         changes: dict[str, Any] | None = None,
+        locked: bool = False,
     ) -> bool:
         """Move `session` to `to_state`, recording why (`kind`, `detail`). False when it already was
-        there (nothing written). The caller's instance gets the written fields."""
+        there (nothing written). The caller's instance gets the written fields. `locked`: the caller
+        read `session` with select_for_update in the transaction it is still in, so the instance is
+        current and the row is not read again."""
         fields = dict(changes or {})
         fields["state"] = to_state
         # Inside the caller's transaction without a savepoint of its own (two statements a move): a
         # refusal is raised after the block, having written nothing, so that transaction stays usable.
         with transaction.atomic(savepoint=False):
-            locked = self.model._default_manager.select_for_update().filter(pk=session.pk).first()
-            current = "" if locked is None else str(locked.state)  # type: ignore[attr-defined]
+            row: SessionT | None = session
+            if not locked:
+                row = self.model._default_manager.select_for_update().filter(pk=session.pk).first()
+            current = "" if row is None else str(row.state)  # type: ignore[attr-defined]
             moves = current != to_state and to_state in self.transitions.get(current, frozenset())
-            if locked is not None and moves:
-                self._write(locked, current, kind, detail, fields)
-        if locked is None:
+            if row is not None and moves:
+                self._write(row, current, kind, detail, fields)
+        if row is None:
             missing = self.model.DoesNotExist  # type: ignore[attr-defined]
             raise missing(f"{self.model.__name__} {session.pk} does not exist")
         if current == to_state:
@@ -112,7 +117,7 @@ class SessionMachine(Generic[SessionT, EventT]):
         if not moves:
             raise self.refuse(current, to_state)
         for name in [*fields, "updated_at"]:
-            setattr(session, name, getattr(locked, name))
+            setattr(session, name, getattr(row, name))
         return True
 
     def _write(

@@ -206,7 +206,9 @@ def restock_door_event(
         command_id = uuid.UUID(str(session_key))
     except ValueError:
         return False
-    with transaction.atomic():
+    # No savepoint: this runs inside the gateway's batch, and an error here fails the whole batch
+    # anyway (it is retried); most events are a shopper's, for which this is one read.
+    with transaction.atomic(savepoint=False):
         session = (
             RestockSession.objects.select_for_update()
             .select_related("device", "device__kind")
@@ -218,7 +220,7 @@ def restock_door_event(
         before = session_snapshot(session)
         # Out-of-order and repeated door events are ignored here, not refused: the device is not wrong.
         if kind == "door_opened" and session.state == R.OPENING:
-            RESTOCK_MACHINE.transition(session, R.OPEN, E.DOOR_OPENED, changes={"opened_at": at})
+            RESTOCK_MACHINE.transition(session, R.OPEN, E.DOOR_OPENED, changes={"opened_at": at}, locked=True)
         elif kind == "door_closed" and session.state in (R.OPENING, R.OPEN):
             _close(session, at, "device")
         elif kind == "weight_change" and session.state in (R.OPENING, R.OPEN):

@@ -84,10 +84,12 @@ def transition(
     detail: dict[str, Any] | None = None,
     *,
     changes: dict[str, Any] | None = None,
+    locked: bool = False,
 ) -> bool:
     """Move `session` to `to_state`, recording why. False when it already was there (nothing written),
-    which makes a repeated device event harmless. The caller's instance is refreshed."""
-    return MACHINE.transition(session, to_state, kind, detail, changes=changes)
+    which makes a repeated device event harmless. The caller's instance is refreshed. `locked`: the
+    caller holds the row, read with select_for_update in this transaction (see SessionMachine)."""
+    return MACHINE.transition(session, to_state, kind, detail, changes=changes, locked=locked)
 
 
 def _device_from(qr_token: str | None, device: Any, flow: str | None) -> tuple[Any, str]:
@@ -207,12 +209,13 @@ def session_start(
 
 
 def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any]) -> None:
-    """The door is shut: weigh what left and settle, once this commits. The order is made elsewhere
+    """The door is shut: weigh what left and settle, once this commits. `session` is locked by the
+    caller. The order is made elsewhere
     (the gateway's settler threads, or a task) so the gateway's ingest does not wait on recognition
     or the payment provider; if that is lost, the sweeper settles sessions left recognising
     (`orders.services`)."""
-    transition(session, S.CLOSED, kind, detail, changes={"closed_at": at})
-    transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED)
+    transition(session, S.CLOSED, kind, detail, changes={"closed_at": at}, locked=True)
+    transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED, locked=True)
     session_id = session.pk
     transaction.on_commit(lambda: settle_later(session_id))
 
@@ -263,14 +266,16 @@ def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime
     and events that change nothing (a repeat), are ignored: False."""
     if kind not in (EventKind.DOOR_OPENED, EventKind.DOOR_CLOSED):
         return False
-    with transaction.atomic():
+    # No savepoint: this runs inside the gateway's batch, and an error here fails the whole batch
+    # anyway (it is retried), so a savepoint would be two statements per event for nothing.
+    with transaction.atomic(savepoint=False):
         session = _door_session_for_update(device, session_key)
         if session is None:
             return False
         if kind == EventKind.DOOR_OPENED:
             if session.state != S.OPENING:
                 return False
-            return transition(session, S.OPEN, kind, changes={"opened_at": at})
+            return transition(session, S.OPEN, kind, changes={"opened_at": at}, locked=True)
         _close_and_recognise(session, kind, at, {})
         return True
 
@@ -282,7 +287,7 @@ def session_weight_event(*, device: Any, session_key: str, detail: dict[str, Any
     sensor, delta = str(detail.get("sensor", "")), detail.get("delta_g")
     if not sensor or not isinstance(delta, int | float) or isinstance(delta, bool):
         return False
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # as in session_door_event
         session = _door_session_for_update(device, session_key)
         if session is None:
             return False

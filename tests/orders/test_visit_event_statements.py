@@ -1,0 +1,55 @@
+"""How many SQL statements a visit's device events take in the gateway, pinned: the shopper's
+session is read once per event and locked for the rest of it (no re-read per move), and neither the
+restock lookup nor the session handlers open a savepoint inside the gateway's batch. A change that
+adds a statement per event fails here first (raise a bound only on purpose)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from openvend.shopping.choices import SessionState as S
+from tests.orders.conftest import COLA_G, Store
+
+pytestmark = pytest.mark.django_db
+
+# Each is one batch of one message, measured on PostgreSQL and SQLite alike. Shared by all three:
+# the batch's savepoint and release (a transaction outside tests), the replay check and the insert
+# of the message, the device state read, locked and written back, the restock lookup.
+DOOR_OPENED = 12  # + the device row, the shopper's session, the move to open and its timeline row
+WEIGHT_CHANGE = 10  # + the device row, the shopper's session and its summed weights
+DOOR_CLOSED = 13  # + the device row, the session, two moves (closed, recognising) and their rows
+
+
+def _listing(queries: CaptureQueriesContext) -> str:
+    return "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+def test_a_visits_door_and_weight_events_take_a_known_number_of_statements(
+    store: Store, django_capture_on_commit_callbacks: Any
+) -> None:
+    session = store.start(store.shopper(balance_fen=2000))
+    key = str(session.command_id)
+    with CaptureQueriesContext(connection) as opened:
+        store.feed.send({"kind": "door_opened", "session": key, "detail": {"door": 1}})
+    with CaptureQueriesContext(connection) as weighed:
+        store.feed.send(
+            {"kind": "weight_change", "session": key, "detail": {"sensor": "s1-1", "delta_g": -COLA_G}}
+        )
+    with (
+        CaptureQueriesContext(connection) as closed,
+        django_capture_on_commit_callbacks(execute=False) as after_commit,
+    ):
+        store.feed.send({"kind": "door_closed", "session": key, "detail": {"door": 1}})
+
+    session.refresh_from_db()
+    assert session.state == S.RECOGNISING
+    assert session.sensor_deltas_g == {"s1-1": -COLA_G}
+    assert [e.to_state for e in session.events.order_by("pk")][-3:] == [S.OPEN, S.CLOSED, S.RECOGNISING]
+    assert len(after_commit) == 1  # the settling, after the door-closed batch commits
+    assert len(opened) <= DOOR_OPENED, _listing(opened)
+    assert len(weighed) <= WEIGHT_CHANGE, _listing(weighed)
+    assert len(closed) <= DOOR_CLOSED, _listing(closed)
