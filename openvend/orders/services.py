@@ -295,7 +295,10 @@ def _sell(session: ShoppingSession, verdict: Verdict) -> Order:
         )
         return order
     number = order_number_for(session)
-    transition(session, S.SETTLING, SessionEventKind.SETTLING, {"order": number, "total_fen": total})
+    # `session` is the row settle_session locked and has not written since: not read again.
+    transition(
+        session, S.SETTLING, SessionEventKind.SETTLING, {"order": number, "total_fen": total}, locked=True
+    )
     try:
         payment = _new_payment(session, number, total)
     except PaymentRuleError as exc:

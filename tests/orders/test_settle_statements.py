@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db
 # Measured on PostgreSQL and SQLite alike (in a test the outer transaction is a savepoint: the same
 # count as BEGIN and COMMIT). The decision: session, order check, recognition (alarms, planogram,
 # slots, on-hand, sellable), the locked session, prices, order, lines, two sale postings, the
-# settling move, the payment. After commit: the wallet charge and the paid order and session.
-DECISION_STATEMENTS = 42
+# settling move (the locked row is not read again), the payment. After commit: the wallet charge
+# and the paid order and session.
+DECISION_STATEMENTS = 41
 AFTER_COMMIT_STATEMENTS = 35
 
 
