@@ -262,27 +262,26 @@ def _event_effects(device: Device, body: dict[str, Any], at: Any) -> None:
         if device.foreign_object_lock and not device.locked_by_foreign_object:
             Device.objects.filter(pk=device.pk).update(locked_by_foreign_object=True)
             device.locked_by_foreign_object = True
-    if body.get("session") and kind in RESTOCK_EVENTS:
-        # A restock visit's door and weight events move its session along (session = command id).
-        from openvend.inventory.restock_services import restock_door_event
+    key = body.get("session")
+    if not key:
+        return
+    # The visit (session = the open-door command's id) is a shopper's or a restock. Most are a
+    # shopper's, so their handlers look first; a restock session is looked for only when they took
+    # nothing (another visit's id, or a repeat they ignored).
+    from openvend.shopping.services import session_door_event, session_weight_event
 
-        restock_door_event(
-            device=device, session_key=body["session"], kind=kind, detail=body.get("detail") or {}, at=at
-        )
-    if body.get("session") and kind in ("door_opened", "door_closed"):
-        # A shopper's door events move their session along (session = the open-door command's id).
-        from openvend.shopping.services import session_door_event
-
-        session_door_event(device=device, session_key=body["session"], kind=kind, at=at)
-    if body.get("session") and kind == "weight_change":
-        # A shopper's weight changes are the evidence of what they took (restock ones are not matched).
-        from openvend.shopping.services import session_weight_event
-
-        session_weight_event(device=device, session_key=body["session"], detail=body.get("detail") or {})
-    if body.get("session") and kind == "media_captured":
+    applied = False
+    if kind in ("door_opened", "door_closed"):
+        applied = session_door_event(device=device, session_key=key, kind=kind, at=at)
+    elif kind == "weight_change":
+        # A shopper's weight changes are the evidence of what they took.
+        applied = session_weight_event(device=device, session_key=key, detail=body.get("detail") or {})
+    elif kind == "media_captured":
         # Cameras upload after the door shut: the link joins the visit whatever state it has reached.
         from openvend.shopping.media_services import session_media_attach
 
-        session_media_attach(
-            device=device, session_key=body["session"], detail=body.get("detail") or {}, received_at=at
-        )
+        session_media_attach(device=device, session_key=key, detail=body.get("detail") or {}, received_at=at)
+    if not applied and kind in RESTOCK_EVENTS:
+        from openvend.inventory.restock_services import restock_door_event
+
+        restock_door_event(device=device, session_key=key, kind=kind, detail=body.get("detail") or {}, at=at)
