@@ -413,16 +413,6 @@ _TYPE_TESTS: dict[str, _Check] = {
 }
 
 
-# The single types whose rule can test the type itself (see _Compiler.compile), with that rule.
-_FOLDABLE: dict[str, str] = {
-    "integer": "_numbers",
-    "number": "_numbers",
-    "string": "_strings",
-    "object": "_objects",
-    "array": "_arrays",
-}
-
-
 def _always(_value: Any) -> bool:
     return True
 
@@ -489,22 +479,25 @@ class _Compiler:
         # A single-type schema folds its type test into that type's rule (an integer with its
         # bounds, an object with its properties): one call per value on the hot path, not three.
         kind = schema.get("type")
-        folded = kind if type(kind) is str and kind in _FOLDABLE else None
-        if "type" in schema and folded is None:
+        rule_of = {
+            "integer": self._numbers,
+            "number": self._numbers,
+            "string": self._strings,
+            "object": self._objects,
+            "array": self._arrays,
+        }
+        own = rule_of.get(kind) if type(kind) is str else None
+        own_rule = own(schema, kind) if own is not None else None
+        if "type" in schema and own_rule is None:
             checks.append(self._type(schema["type"]))
         enum = self._enum(schema)
         if enum is not None:
             checks.append(enum)
         for typed in (self._numbers, self._strings, self._objects, self._arrays):
-            # Only the schema's own type's rule tests the type; the others let other types pass.
-            owns_type = folded is not None and _FOLDABLE[folded] == typed.__name__
-            rule = typed(schema, folded if owns_type else None)
+            # The schema's own type's rule tests the type; the others let other types pass.
+            rule = own_rule if typed == own else typed(schema, None)
             if rule is not None:
                 checks.append(rule)
-                if owns_type:
-                    folded = None  # this rule now tests the type
-        if folded is not None:  # the type's own rule had nothing to check: test the type alone
-            checks.insert(1 if "$ref" in schema else 0, _TYPE_TESTS[folded])
         logic = self._logic(schema)
         if logic is not None:
             checks.append(logic)
