@@ -183,9 +183,13 @@ def test_a_device_cannot_publish_as_another(broker: RunningBroker, world, gatewa
 
 
 def test_two_gateways_split_a_shared_subscription(mosquitto_broker: RunningBroker, world) -> None:
+    # Registered before the gateways start: on the in-memory SQLite of the first pass, a row written
+    # by the test while a gateway thread reads can meet a table lock.
+    _record, secret = activated_device(world, "LIVE-0006")
+    mosquitto_broker.sync()
     first, second = _gateway(mosquitto_broker, shared=True), _gateway(mosquitto_broker, shared=True)
     try:
-        device = _device(mosquitto_broker, world, "LIVE-0006")
+        device = Device(mosquitto_broker, "LIVE-0006", secret)
         for seq in range(1, 201):
             topic, payload = protocol.encode_up("LIVE-0006", "hb", seq=seq, body={"uptime_s": seq})
             device.client.publish(topic, payload, qos=1)
