@@ -143,7 +143,7 @@ def _apply(state: DeviceState, ref: Any, message: Any, item: Any, batch: _Batch)
         # hold — from another gateway sharing the subscription, say. The device's state has moved
         # on; what the event means for a visit or an alarm still counts.
         if message.type == "event":
-            _event_effects(batch.device(ref.id), message.body, received)
+            _event_effects(batch.device(ref.id), message.body, received, message.seq)
         return
     state.last_seq = message.seq
     state.last_machine_ts = message.ts
@@ -163,7 +163,7 @@ def _apply(state: DeviceState, ref: Any, message: Any, item: Any, batch: _Batch)
         if "rssi_dbm" in body:
             state.rssi_dbm = body["rssi_dbm"]
     elif message.type == "event":
-        _event(state, batch.device(ref.id), body, received)
+        _event(state, batch.device(ref.id), body, received, message.seq)
     if state.online and not was_online:
         alarm_resolve(device=batch.device(ref.id), kind=AlarmKind.OFFLINE, at=received)
 
@@ -243,17 +243,17 @@ def _temperature(state: DeviceState, ref: Any, value: float, batch: _Batch, at: 
         )
 
 
-def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any) -> None:
+def _event(state: DeviceState, device: Device, body: dict[str, Any], at: Any, seq: int) -> None:
     kind = body["kind"]
     if kind in EVENT_STATE:
         field, value = EVENT_STATE[kind]
         _set_component(state, device, field, value, at)
         if kind == "door_opened":
             state.door_session = body.get("session", "") or ""
-    _event_effects(device, body, at)
+    _event_effects(device, body, at, seq)
 
 
-def _event_effects(device: Device, body: dict[str, Any], at: Any) -> None:
+def _event_effects(device: Device, body: dict[str, Any], at: Any, seq: int) -> None:
     """What an event means beyond the device's state: alarms and the visit it belongs to. Each
     effect ignores a repeat, so this may run for events that arrive late or out of order."""
     kind = body["kind"]
@@ -272,10 +272,12 @@ def _event_effects(device: Device, body: dict[str, Any], at: Any) -> None:
 
     applied = False
     if kind in ("door_opened", "door_closed"):
-        applied = session_door_event(device=device, session_key=key, kind=kind, at=at)
+        applied = session_door_event(device=device, session_key=key, kind=kind, at=at, seq=seq)
     elif kind == "weight_change":
         # A shopper's weight changes are the evidence of what they took.
-        applied = session_weight_event(device=device, session_key=key, detail=body.get("detail") or {})
+        applied = session_weight_event(
+            device=device, session_key=key, detail=body.get("detail") or {}, seq=seq
+        )
     elif kind == "media_captured":
         # Cameras upload after the door shut: the link joins the visit whatever state it has reached.
         from openvend.shopping.media_services import session_media_attach

@@ -41,6 +41,7 @@ from openvend.orders.verdicts import Taken, Verdict, recognise_visit
 from openvend.payments.choices import PaymentMethod, PaymentState
 from openvend.payments.models import Payment
 from openvend.shopping.choices import SessionState as S
+from openvend.shopping.evidence import EvidencePending, evidence_check, evidence_gap_record
 from openvend.shopping.models import ShoppingSession
 from openvend.shopping.services import DOOR_FLOWS, transition
 
@@ -351,7 +352,8 @@ SETTLE_RELATED = ("device", "merchant", "consumer", "site")
 def settle_session(session: ShoppingSession) -> Order | None:
     """Turn a door-flow session that is recognising into its one order: review, ¥0, or sold and
     charged (see the module doc). Safe to call any number of times, concurrently too; a session that
-    is not recognising and has no order yet is left alone (None)."""
+    is not recognising and has no order yet is left alone (None). Raises EvidencePending while the
+    visit's device messages are not all stored: call again after its `retry_in_s`."""
     return _settle(ShoppingSession.objects.select_related(*SETTLE_RELATED).get(pk=session.pk))
 
 
@@ -367,6 +369,9 @@ def _settle(session: ShoppingSession) -> Order | None:
             OrderErrorCode.NOT_SETTLEABLE,
             _("Only a visit through a door is settled from its weight changes."),
         )
+    # Weighed only once the visit's messages are all stored, or waited for long enough: raises
+    # EvidencePending meanwhile (`shopping.evidence`).
+    missing = evidence_check(session) if session.state == S.RECOGNISING else 0
     existing = Order.objects.filter(session=session).select_related("payment").first()
     if existing is not None:
         if existing.line_source == LineSource.CART and session.state == S.RECOGNISING:
@@ -385,6 +390,10 @@ def _settle(session: ShoppingSession) -> Order | None:
         if locked.state != S.RECOGNISING or Order.objects.filter(session=locked).exists():
             settled: Order | None = Order.objects.filter(session=locked).first()
             return settled
+        if locked.sensor_deltas_g != session.sensor_deltas_g:  # a late weight change committed meanwhile
+            verdict = recognise_visit(locked)
+        if missing:
+            evidence_gap_record(locked, missing)
         if locked.flow == ShoppingFlow.SEMI_AUTO:
             return _semi_auto_unpaid(locked, verdict)
         if verdict.review_reason:
@@ -503,6 +512,8 @@ def sessions_settle_overdue(now: datetime | None = None) -> int:
         session = ShoppingSession.objects.get(pk=pk)
         try:
             settle_session(session)
+        except EvidencePending:  # waiting longer than usual: the next sweep tries again
+            continue
         except Exception:  # one broken session must not stop the others being settled
             logger.exception("settling an overdue session failed", extra={"session": pk})
             continue

@@ -65,6 +65,7 @@ class EventKind(models.TextChoices):
     EXPIRED = "expired", _("door never opened: cancelled")
     DOOR_LEFT_OPEN = "door_left_open", _("door left open: alarm raised")
     MEDIA_CAPTURED = "media_captured", _("photo or video attached")
+    EVIDENCE_GAP = "evidence_gap", _("settled without some of the device's messages")
 
 
 class MediaKind(models.TextChoices):

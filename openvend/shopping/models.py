@@ -67,6 +67,11 @@ class ShoppingSession(TenantModel):
     # Net weight change per load cell while the door was open (sensor id → grams, negative = taken):
     # the evidence recognition reads once the door closes.
     sensor_deltas_g = models.JSONField(_("weight changes (g)"), default=dict, blank=True)
+    # The device's sequence numbers around the visit: the last one the cloud had applied when the
+    # visit started, and the door_closed event's. The evidence is complete once every message in
+    # between is stored (several gateways may commit one device's messages out of order).
+    start_seq = models.BigIntegerField(_("device seq at start"), null=True, blank=True)
+    closed_seq = models.BigIntegerField(_("door-closed seq"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("shopping session")

@@ -32,6 +32,7 @@ class Attempt:
     consumer: Any
     method: str
     now: datetime
+    state: Any  # the device's DeviceState, None when it never reported
 
 
 def device_in_service(attempt: Attempt) -> Failure | None:
@@ -44,9 +45,7 @@ def device_in_service(attempt: Attempt) -> Failure | None:
 
 
 def device_online(attempt: Attempt) -> Failure | None:
-    from openvend.devices.models import DeviceState
-
-    if DeviceState.objects.filter(device_id=attempt.device.pk, online=True).exists():
+    if attempt.state is not None and attempt.state.online:
         return None
     return Failure(
         "device_offline",
@@ -171,9 +170,17 @@ PRECONDITIONS: tuple[Callable[[Attempt], Failure | None], ...] = (
 )
 
 
+_READ_STATE: Any = object()
+
+
 def check_preconditions(
-    *, device: Any, consumer: Any, method: str, now: datetime | None = None
+    *, device: Any, consumer: Any, method: str, now: datetime | None = None, state: Any = _READ_STATE
 ) -> list[Failure]:
-    """Every precondition that fails, in a stable order; empty when the shopper may go ahead."""
-    attempt = Attempt(device=device, consumer=consumer, method=method, now=now or timezone.now())
+    """Every precondition that fails, in a stable order; empty when the shopper may go ahead.
+    `state`: the device's DeviceState (or None) when the caller has just read it; read here otherwise."""
+    from openvend.devices.models import DeviceState
+
+    if state is _READ_STATE:
+        state = DeviceState.objects.filter(device_id=device.pk).first()
+    attempt = Attempt(device=device, consumer=consumer, method=method, now=now or timezone.now(), state=state)
     return [failure for check in PRECONDITIONS if (failure := check(attempt)) is not None]

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -163,10 +164,12 @@ def session_start(
     from openvend.devices.models import Device
 
     device, flow = _device_from(qr_token, device, flow)
-    device = Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
+    # The device's state comes in the same read: the online check and the visit's first seq need it.
+    device = Device.objects.select_for_update(of=("self",)).select_related("site", "state").get(pk=device.pk)
     if flow == ShoppingFlow.OPEN_SHELF and (own := _own_shelf_visit(device, consumer)) is not None:
         return own
-    failures = check_preconditions(device=device, consumer=consumer, method=method)
+    state = getattr(device, "state", None)  # None: no state row, the device never reported
+    failures = check_preconditions(device=device, consumer=consumer, method=method, state=state)
     if (unfit := method_fits_flow(method, flow)) is not None:
         failures.append(unfit)
     if failures:
@@ -179,6 +182,7 @@ def session_start(
         consumer=consumer,
         flow=flow,
         payment_method=method,
+        start_seq=None if state is None else state.last_seq,  # the visit's messages come after it
     )
     try:
         with transaction.atomic():
@@ -208,13 +212,14 @@ def session_start(
     return session
 
 
-def _close_and_recognise(session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any]) -> None:
-    """The door is shut: weigh what left and settle, once this commits. `session` is locked by the
-    caller. The order is made elsewhere
-    (the gateway's settler threads, or a task) so the gateway's ingest does not wait on recognition
-    or the payment provider; if that is lost, the sweeper settles sessions left recognising
-    (`orders.services`)."""
-    transition(session, S.CLOSED, kind, detail, changes={"closed_at": at}, locked=True)
+def _close_and_recognise(
+    session: ShoppingSession, kind: str, at: datetime, detail: dict[str, Any], seq: int | None = None
+) -> None:
+    """The door is shut (by the device's message `seq`): weigh what left and settle, once this
+    commits. `session` is locked by the caller. The order is made elsewhere (the gateway's settler
+    threads, or a task) so the gateway's ingest does not wait on recognition or the payment
+    provider; if that is lost, the sweeper settles sessions left recognising (`orders.services`)."""
+    transition(session, S.CLOSED, kind, detail, changes={"closed_at": at, "closed_seq": seq}, locked=True)
     transition(session, S.RECOGNISING, EventKind.RECOGNITION_STARTED, locked=True)
     session_id = session.pk
     transaction.on_commit(lambda: settle_later(session_id))
@@ -245,22 +250,31 @@ def settle_later(session_id: int) -> None:
     settle_session_task.enqueue(session_id)
 
 
-def _door_session_for_update(device: Any, session_key: str) -> ShoppingSession | None:
+def _door_session_for_update(
+    device: Any, session_key: str, evidence_seq: int | None = None
+) -> ShoppingSession | None:
     """The live session (door not yet closed) whose open-door command id is the device's `session`,
-    locked; None for restock and unknown sessions. Call inside a transaction."""
+    locked; None for restock and unknown sessions. Call inside a transaction. With `evidence_seq`,
+    also a visit still being weighed whose door closed after that seq: the message is evidence that
+    reached the cloud after the close (see `shopping.evidence`)."""
     try:
         command_id = uuid.UUID(str(session_key))
     except ValueError:
         return None
+    live = Q(state__in=(S.OPENING, S.OPEN))
+    if evidence_seq is not None:
+        live |= Q(state=S.RECOGNISING, closed_seq__gt=evidence_seq)
     found: ShoppingSession | None = (
         ShoppingSession.objects.select_for_update()
-        .filter(device_id=device.pk, command_id=command_id, state__in=(S.OPENING, S.OPEN))
+        .filter(live, device_id=device.pk, command_id=command_id)
         .first()
     )
     return found
 
 
-def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime) -> bool:
+def session_door_event(
+    *, device: Any, session_key: str, kind: str, at: datetime, seq: int | None = None
+) -> bool:
     """Apply a door event to the live shopping session it belongs to (its `session` is the open-door
     command's id): opened → OPEN; closed → CLOSED, then RECOGNISING. Restock and unknown sessions,
     and events that change nothing (a repeat), are ignored: False."""
@@ -276,21 +290,27 @@ def session_door_event(*, device: Any, session_key: str, kind: str, at: datetime
             if session.state != S.OPENING:
                 return False
             return transition(session, S.OPEN, kind, changes={"opened_at": at}, locked=True)
-        _close_and_recognise(session, kind, at, {})
+        _close_and_recognise(session, kind, at, {}, seq)
         return True
 
 
-def session_weight_event(*, device: Any, session_key: str, detail: dict[str, Any]) -> bool:
-    """Add one `weight_change` (detail: sensor, delta_g) to the live shopping session it belongs to.
-    Only while the door may be open: after it closed the evidence is being read. Restock and unknown
-    sessions, and malformed details, are ignored: False."""
+def session_weight_event(
+    *, device: Any, session_key: str, detail: dict[str, Any], seq: int | None = None
+) -> bool:
+    """Add one `weight_change` (detail: sensor, delta_g) to the shopping session it belongs to: while
+    the door may be open, or — when the device's message `seq` came before the door_closed — while
+    the visit waits to be weighed (another gateway stored the close first). A change after the close
+    is not evidence. Restock and unknown sessions, and malformed details, are ignored: False."""
     sensor, delta = str(detail.get("sensor", "")), detail.get("delta_g")
     if not sensor or not isinstance(delta, int | float) or isinstance(delta, bool):
         return False
     with transaction.atomic(savepoint=False):  # as in session_door_event
-        session = _door_session_for_update(device, session_key)
+        session = _door_session_for_update(device, session_key, evidence_seq=seq)
         if session is None:
             return False
+        if session.state == S.RECOGNISING:  # settle again now rather than at the next retry
+            session_id = session.pk
+            transaction.on_commit(lambda: settle_later(session_id))
         deltas = dict(session.sensor_deltas_g or {})
         # Summed as decimals so that many small changes do not drift by float rounding.
         deltas[sensor] = float(Decimal(str(deltas.get(sensor, 0))) + Decimal(str(delta)))

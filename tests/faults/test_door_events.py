@@ -3,7 +3,10 @@ link and a replaying device deliver them: one terminal state, one order and one 
 
 from __future__ import annotations
 
-from openvend.devices.models import DeviceMessage
+import time
+from typing import Any
+
+from openvend.devices.models import DeviceMessage, DeviceState
 from openvend.gateway import protocol
 from openvend.gateway.runner import Gateway
 from openvend.orders.choices import OrderState
@@ -73,25 +76,65 @@ def test_doors_opened_and_closed_twice_and_weights_after_close_sell_and_charge_o
     assert_invariants(baseline)
 
 
-def test_a_close_before_its_open_ends_the_visit_once_and_late_evidence_changes_nothing(
+def test_evidence_stored_after_the_close_still_counts_while_the_visit_waits_for_it(
     store: Store, broker: RestartableMosquitto, device_secret: str, gateway: Gateway, baseline: StockBaseline
 ) -> None:
+    # What two gateways on the shared subscription do when the one holding the close commits first:
+    # the visit is not weighed until the messages before the close are stored.
     shopper = store.shopper(balance_fen=1000)
     session = store.start(shopper)
     key = str(session.command_id)
     device = _device(broker, store, device_secret)
     device.event(4, "door_closed", key, door=1)
-    wait_until(lambda: _settled(session), what="the close to end the visit")
+    wait_until(lambda: device.acked(4), what="the close to be stored")
+    time.sleep(0.3)
+    session.refresh_from_db()
+    assert (session.state, session.start_seq, session.closed_seq) == (S.RECOGNISING, 0, 4)
+    device.event(2, "door_opened", key, door=1)
+    device.event(3, "weight_change", key, sensor="s1-1", delta_g=-COLA_G)
+    device.event(1, "door_opened", key, door=1)  # a repeat of the open, sent first but stored last
+    wait_until(lambda: _settled(session), what="the visit to settle")
+    device.close()
+
+    assert session.state == S.COMPLETED
+    assert session.sensor_deltas_g == {"s1-1": -COLA_G}
+    kinds = [kind for kind, _to in _transitions(session)]
+    assert kinds[-4:] == ["door_closed", "recognition_started", "order_charging", "order_paid"]
+    assert not session.events.filter(kind="evidence_gap").exists()
+    order = Order.objects.get()
+    assert (order.state, order.total_fen, order.paid_fen) == (OrderState.PAID, 350, 350)
+    assert list(Payment.objects.values_list("state", "amount_fen")) == [(PaymentState.PAID, 350)]
+    assert wallet_balance(store.device.merchant, shopper) == 650
+    assert_invariants(baseline)
+
+
+def test_evidence_missing_past_the_wait_is_noted_and_what_comes_later_changes_nothing(
+    store: Store,
+    broker: RestartableMosquitto,
+    device_secret: str,
+    gateway: Gateway,
+    baseline: StockBaseline,
+    settings: Any,
+) -> None:
+    settings.SHOPPING_EVIDENCE_WAIT_S = 0.5
+    shopper = store.shopper(balance_fen=1000)
+    session = store.start(shopper)
+    key = str(session.command_id)
+    device = _device(broker, store, device_secret)
+    device.event(4, "door_closed", key, door=1)
+    wait_until(lambda: _settled(session), what="the wait to run out and the visit to end")
     device.event(2, "door_opened", key, door=1)
     device.event(3, "weight_change", key, sensor="s1-1", delta_g=-COLA_G)
     late = DeviceMessage.objects.filter(device=store.device, seq=3)
-    wait_until(lambda: device.acked(4) and late.exists(), what="the late events")
+    wait_until(lambda: device.acked(3) and late.exists(), what="the late events")
     device.close()
 
     session.refresh_from_db()
     assert session.state == S.COMPLETED
     kinds = [kind for kind, _to in _transitions(session)]
     assert kinds[-3:] == ["door_closed", "recognition_started", "nothing_taken"]
+    gap = session.events.get(kind="evidence_gap")
+    assert gap.detail == {"missing": 3, "after_seq": 0, "before_seq": 4}
     order = Order.objects.get()
     assert (order.state, order.total_fen, order.payment_id) == (OrderState.CLOSED, 0, None)
     assert Payment.objects.count() == 0
@@ -102,6 +145,7 @@ def test_a_close_before_its_open_ends_the_visit_once_and_late_evidence_changes_n
 def test_a_door_close_stored_after_a_later_heartbeat_still_ends_the_visit(
     store: Store, broker: RestartableMosquitto, device_secret: str, gateway: Gateway, baseline: StockBaseline
 ) -> None:
+    DeviceState.objects.filter(device=store.device).update(last_seq=9)  # the device's earlier messages
     shopper = store.shopper(balance_fen=1000)
     session = store.start(shopper)
     key = str(session.command_id)

@@ -138,3 +138,39 @@ def test_a_settle_waiting_on_a_lock_does_not_hold_up_the_ingest(store: Store, se
     assert _state(session) == S.COMPLETED
     assert Order.objects.get(session=session).paid_fen == 350
     assert (settlers.stats["settled"], settlers.stats["settle_errors"]) == (1, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Threads read while the test writes.")
+def test_a_visit_missing_a_message_waits_for_it_and_is_settled_when_it_comes(
+    store: Store, settlers: Settlers
+) -> None:
+    session = store.start(store.shopper(balance_fen=2000))
+    key = str(session.command_id)
+    store.feed.send({"kind": "door_opened", "session": key, "detail": {"door": 1}})  # seq 1
+    store.feed.seq = 2  # seq 2 is in another gateway's batch
+    store.feed.send({"kind": "door_closed", "session": key, "detail": {"door": 1}})  # seq 3
+    _wait_until(lambda: settlers.stats["settles_waiting"] >= 2)  # looked, and looked again
+    assert _state(session) == S.RECOGNISING and settlers.stats["settled"] == 0
+
+    store.feed.seq = 1
+    change = {"kind": "weight_change", "session": key, "detail": {"sensor": "s1-1", "delta_g": -COLA_G}}
+    store.feed.send(change)
+    _wait_until(lambda: _state(session) == S.COMPLETED)
+    order = Order.objects.get(session=session)
+    assert (order.state, order.total_fen, order.paid_fen) == (OrderState.PAID, 350, 350)
+    assert on_hand(device=store.device, product=store.cola, lane=0) == 9
+    assert not session.events.filter(kind="evidence_gap").exists()
+    assert settlers.stats["settle_errors"] == 0
+
+
+def test_stopping_leaves_a_visit_still_waiting_for_a_message_to_the_sweeper(store: Store) -> None:
+    settlers = Settlers(1).start()
+    session = store.start(store.shopper(balance_fen=2000))
+    key = str(session.command_id)
+    store.feed.seq = 1  # seq 1 never arrives
+    store.feed.send({"kind": "door_closed", "session": key, "detail": {"door": 1}})
+    _wait_until(lambda: settlers.stats["settles_waiting"] >= 1)
+    settlers.stop()
+    assert settlers.stats["settled"] == 0
+    assert _state(session) == S.RECOGNISING

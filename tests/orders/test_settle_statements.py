@@ -21,11 +21,12 @@ from tests.orders.conftest import CHIPS_G, COLA_G, Store
 pytestmark = pytest.mark.django_db
 
 # Measured on PostgreSQL and SQLite alike (in a test the outer transaction is a savepoint: the same
-# count as BEGIN and COMMIT). The decision: session, order check, recognition (alarms, planogram,
+# count as BEGIN and COMMIT). The decision: session, the count of the visit's stored device messages
+# (its evidence is complete), order check, recognition (alarms, planogram,
 # slots, on-hand, sellable), the locked session, prices, order, lines, two sale postings, the
 # settling move (the locked row is not read again), the payment. After commit: the wallet charge
 # and the paid order and session.
-DECISION_STATEMENTS = 41
+DECISION_STATEMENTS = 42
 AFTER_COMMIT_STATEMENTS = 35
 
 
@@ -63,6 +64,7 @@ def test_settling_a_two_product_visit_takes_a_known_number_of_statements(
     order = Order.objects.get(session=session)
     assert (order.state, order.total_fen, order.paid_fen) == (OrderState.PAID, 1300, 1300)
     assert _count(decision, 'SELECT "inventory_stocklevel"."product_id"') == 1, _listing(decision)
+    assert _count(decision, 'SELECT COUNT(*) AS "__count" FROM "devices_devicemessage"') == 1
     assert _count(decision, 'INSERT INTO "orders_order"') == 1
     assert _count(decision, 'UPDATE "orders_order"') == 0, "the order is written once"
     assert len(decision) <= DECISION_STATEMENTS, _listing(decision)

@@ -178,3 +178,47 @@ def eventually_idle(device: Any, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="The gateway writes from its own thread while the shopper scans; in-memory SQLite locks tables.",
+)
+def test_two_gateways_sharing_the_traffic_charge_every_visit_exactly(
+    mosquitto_broker: RunningBroker,  # noqa: F811
+    store: Store,
+) -> None:
+    # The broker hands a visit's door and weight events to either gateway, so a close can commit
+    # before a weight change that came first: the visit waits for it rather than charge for less.
+    # The door shuts right after the takes, so the close and the changes are in flight together.
+    shopper = store.shopper(balance_fen=BALANCE_FEN)
+    cola, chips = (Shelf("s1-1", store.cola, COLA_G), Shelf("s2-1", store.chips, CHIPS_G))
+    basket = {"s1-1": (cola, 1), "s2-1": (chips, 1)}
+    visits = 8
+    with cabinet_and_gateway(mosquitto_broker, store, gateways=2, dwell_s=0) as (cabinet, _gateway):
+        outcomes = []
+        for _n in range(visits):
+            visit = door_visit(
+                cabinet=cabinet,
+                device=store.device,
+                consumer=shopper,
+                method=PaymentMethod.WALLET,
+                picked=basket,
+                timeout=10,
+            )
+            outcomes.append(wait_settled(visit, timeout=15))
+            assert cabinet.wait_idle(10)
+
+    total = COLA_FEN + CHIPS_FEN
+    expected = {
+        "state": S.COMPLETED,
+        "order_state": OrderState.PAID,
+        "total_fen": total,
+        "paid_fen": total,
+        "expected_fen": total,
+    }
+    assert outcomes == [expected] * visits
+    assert wallet_balance(store.device.merchant_id, shopper.pk) == BALANCE_FEN - visits * total
+    assert on_hand(device=store.device, product=store.cola) == 10 - visits
+    assert on_hand(device=store.device, product=store.chips) == 10 - visits
