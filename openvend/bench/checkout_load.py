@@ -178,9 +178,12 @@ def load_child(
 
     database = db.connection.settings_dict["NAME"]
     cabinets = Cabinets(credentials, url)
+    # The cabinets connect once the gateways are running (they start before the shoppers sign up):
+    # a QoS 0 report sent before a gateway subscribed is lost, and a visit that started after it
+    # would wait for that message (`shopping.evidence`).
+    told = inbox.get(timeout=600)
     cabinets.start()
     try:
-        told = inbox.get(timeout=600)
         consumer_ids, roles = told["consumers"], {**told["roles"], os.getpid(): LOAD_ROLE}
         codes = [c["code"] for c in credentials]
         _wait_online(codes, 60)
