@@ -68,7 +68,18 @@ from tests.payments.wechat.conftest import (
 )
 from tests.world import World
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The sandboxes deliver notifications to the live server while the test goes on using the database.
+# On SQLite the live server shares the test's one in-memory connection, so a notification's
+# transaction can interleave with the test's own and leave the connection marked for rollback; on
+# PostgreSQL each request thread has its own connection.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="Notifications reach the live server while the test uses the database (PostgreSQL pass).",
+    ),
+]
 
 LINES = (ChargeLine("可口可乐", 300, 1), ChargeLine("乐事薯片", 800, 2))
 
@@ -199,13 +210,6 @@ def test_payscore_authorise_open_charge_and_user_paid_notification(
     assert opened.outcome == NotificationOutcome.APPLIED
 
 
-# The live server's threads share the test's one in-memory SQLite connection, so two deliveries at
-# the same moment interleave on one transaction there; a real SQLite file gives each its own.
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="Concurrent deliveries need a connection per request thread (PostgreSQL pass).",
-)
 def test_payscore_paid_at_once_and_a_duplicated_notification_is_applied_once(
     wechat: WeChatSandbox, world_a: World, consumer: Consumer
 ) -> None:
@@ -280,13 +284,7 @@ def test_lost_notification_is_recovered_by_the_reconciler(
     assert not ProviderNotification.objects.filter(event_type="payment.paid").exists()
 
 
-# Two refunds in flight: their notifications can reach the live server at the same moment, which on
-# the test's one in-memory SQLite connection interleaves two transactions (see above).
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="Concurrent deliveries need a connection per request thread (PostgreSQL pass).",
-)
+# Two refunds in flight: their notifications can reach the live server at the same moment.
 def test_refund_through_the_sandbox(wechat: WeChatSandbox, world_a: World, consumer: Consumer) -> None:
     payment = _jsapi_paid_at_cashier(world_a, consumer, wechat, "ORD7001")
     wait_until(lambda: _state(payment) == PaymentState.PAID)
