@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from tests import services
+from tests.shared_sqlite import one_thread_at_a_time
 from tests.world import World, build_world
 
 
@@ -16,6 +17,18 @@ def _require(name: str, value: str | None) -> str:
             pytest.fail(f"{name} is required when CI=true but is not reachable.", pytrace=False)
         pytest.skip(f"{name} is not reachable here.")
     return value
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test with a live server on SQLite shares its connection with the server's threads."""
+    from django.db import connection
+
+    if "live_server" not in getattr(item, "fixturenames", ()) or connection.vendor != "sqlite":
+        yield
+        return
+    with one_thread_at_a_time():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from openvend.consumers.models import Consumer, ConsumerIdentity
 from openvend.payments import config_services
@@ -37,16 +36,10 @@ from tests.payments.consumer.conftest import wechat_credentials  # noqa: F401
 from tests.payments.consumer.h5 import OPENID, base, owed, set_up_merchant
 
 # The shopper's return page and the provider's notification reach the live server at the same
-# moment; on the in-memory SQLite of the first pass its request threads share the test's one
-# connection, so these run in the PostgreSQL pass, where each request has its own.
+# moment: on SQLite they take turns on the shared connection (tests/shared_sqlite.py).
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="Concurrent requests need a connection per live-server thread (PostgreSQL pass).",
-    ),
 ]
 
 PHONE = {"width": 375, "height": 740}
