@@ -28,12 +28,20 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from openvend.recognition.compiled import PUT_BACK_MAX, UNEXPLAINED_RANGE_G, Component, Prior, log_rate
+from openvend.recognition.compiled import (
+    PUT_BACK_MAX,
+    UNEXPLAINED_RANGE_G,
+    Component,
+    Prior,
+    log_rate,
+    memo,
+)
 from openvend.recognition.likelihood import LOG_2PI, Move, gaussian_loglik, split_var_factor
 
 TOL = 1e-6
@@ -47,6 +55,7 @@ PAIR_CUT = 40.0
 """A node's pairs of misplaced units that together provably hold less than e^-PAIR_CUT of its pair mass
 (below the rounding of the sum) are not scored one by one: one bound on all of them stands in."""
 
+Limits = tuple[list[list[float]], list[list[float]], list[list[float]]]
 Key = tuple[tuple[int, int], ...]
 """Net units per SKU index on this component, sorted, zeros omitted."""
 
@@ -118,13 +127,17 @@ class _Tables:
     punit0: list[float] = field(default_factory=list)
 
 
-_TABLES: dict[tuple[int, Prior], tuple[Component, _Tables]] = {}
+_TABLES: OrderedDict[tuple[Component, Prior], _Tables] = OrderedDict()
+_LIMITS: OrderedDict[tuple[Component, Prior, int], Limits] = OrderedDict()
+CACHED_COMPONENTS = 2048
+"""Search tables kept per component value: a cabinet's components recur visit after visit."""
 
 
 def _tables(comp: Component, prior: Prior) -> _Tables:
-    hit = _TABLES.get((id(comp), prior))
-    if hit is not None and hit[0] is comp:
-        return hit[1]
+    return memo(_TABLES, (comp, prior), lambda: _build_tables(comp, prior), size=CACHED_COMPONENTS)
+
+
+def _build_tables(comp: Component, prior: Prior) -> _Tables:
     m, n = len(comp.sensors), comp.n_home
     log_zf = len(comp.slots[n:]) * math.log(sum(prior.misplace**v for v in range(PUT_BACK_MAX + 1)))
     t = _Tables(
@@ -226,23 +239,19 @@ def _tables(comp: Component, prior: Prior) -> _Tables:
         t.unit0 = [u[0] for u in t.take_unit]
         t.pcap0 = [c[0] for c in t.put_cap]
         t.punit0 = [u[0] for u in t.put_unit]
-    if len(_TABLES) > 512:
-        _TABLES.clear()
-    _TABLES[(id(comp), prior)] = (comp, t)
     return t
 
 
-Limits = tuple[list[list[float]], list[list[float]], list[list[float]]]
-_LIMITS: dict[tuple[int, Prior, int], tuple[Component, Limits]] = {}
-
-
 def _limits(comp: Component, prior: Prior, t: _Tables, max_items: int) -> Limits:
+    return memo(
+        _LIMITS, (comp, prior, max_items), lambda: _build_limits(comp, t, max_items), size=CACHED_COMPONENTS
+    )
+
+
+def _build_limits(comp: Component, t: _Tables, max_items: int) -> Limits:
     """Per suffix start s and unit budget b: the variance growth b·sd²max, how far takes can lower
     the prediction and how far put-backs can raise it (on the sensor, or on the component sum when
     bridged), exactly as the fit bounds compute them."""
-    hit = _LIMITS.get((id(comp), prior, max_items))
-    if hit is not None and hit[0] is comp:
-        return hit[1]
     grow, up, down = [], [], []
     for s in range(comp.n_home + 1):
         budgets = range(max_items + 1)
@@ -253,9 +262,6 @@ def _limits(comp: Component, prior: Prior, t: _Tables, max_items: int) -> Limits
         else:
             up.append([min(t.take_cap[s][0], b * t.take_unit[s][0]) for b in budgets])
             down.append([min(t.put_cap[s][0], b * t.put_unit[s][0]) for b in budgets])
-    if len(_LIMITS) > 512:
-        _LIMITS.clear()
-    _LIMITS[(id(comp), prior, max_items)] = (comp, (grow, up, down))
     return grow, up, down
 
 
