@@ -18,6 +18,7 @@ Selling the last unit twice — the policy:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,16 @@ def _check_same_merchant(device: Any, product: Any) -> None:
             InventoryErrorCode.OTHER_MERCHANT,
             _("Stock can only hold products from the device owner's own library."),
         )
+
+
+def _check_posting(device: Any, product: Any, quantity: int, kind: str) -> None:
+    if quantity == 0:
+        raise OpenVendError(InventoryErrorCode.ZERO_QUANTITY, _("A stock movement must change the quantity."))
+    if kind not in MovementKind.values:
+        raise OpenVendError(
+            InventoryErrorCode.BAD_STATE, _("Unknown movement kind %(kind)r.") % {"kind": kind}
+        )
+    _check_same_merchant(device, product)
 
 
 def _locked_level(device: Any, product: Any, lane: int) -> StockLevel:
@@ -91,13 +102,7 @@ def post_movement(
     corrects: StockMovement | None = None,
 ) -> StockMovement:
     """Append one movement and move the position's on-hand by `quantity` (signed)."""
-    if quantity == 0:
-        raise OpenVendError(InventoryErrorCode.ZERO_QUANTITY, _("A stock movement must change the quantity."))
-    if kind not in MovementKind.values:
-        raise OpenVendError(
-            InventoryErrorCode.BAD_STATE, _("Unknown movement kind %(kind)r.") % {"kind": kind}
-        )
-    _check_same_merchant(device, product)
+    _check_posting(device, product, quantity, kind)
     if idempotency_key is not None:
         existing = StockMovement.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -115,6 +120,107 @@ def post_movement(
         if winner is None:  # the failure was some other constraint: do not hide it
             raise
         return _same_event(winner, device, product, lane, quantity, kind)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One line of a business event that moves several positions of one device at once."""
+
+    product: Any
+    quantity: int
+    idempotency_key: str
+    lane: int = 0
+
+
+def post_movements(
+    *, device: Any, postings: Sequence[Posting], kind: str, reason: str = "", source: Source | None = None
+) -> list[StockMovement]:
+    """`post_movement` for every posting, as one step: the same movements, balances, refusals and
+    idempotency, in a fixed number of statements rather than six per line (a visit's sale lines are
+    posted here). Levels are locked in primary-key order, so two events that share positions cannot
+    deadlock. A posting whose key was used before, or a race on a key, falls back to posting line by
+    line, which answers each repeat exactly as `post_movement` does."""
+    if len({(p.product.pk, p.lane) for p in postings}) != len(postings):
+        raise OpenVendError(InventoryErrorCode.BAD_STATE, _("Each position may appear once in a posting."))
+    for posting in postings:
+        _check_posting(device, posting.product, posting.quantity, kind)
+    if not postings:
+        return []
+    keys = [p.idempotency_key for p in postings]
+    if StockMovement.objects.filter(idempotency_key__in=keys).exists():
+        return _one_by_one(device, postings, kind, reason, source)
+    try:
+        with transaction.atomic():
+            return _post_all(device, postings, kind, reason, source)
+    except IntegrityError:
+        if not StockMovement.objects.filter(idempotency_key__in=keys).exists():
+            raise  # some other constraint: do not hide it
+        return _one_by_one(device, postings, kind, reason, source)
+
+
+def _one_by_one(
+    device: Any, postings: Sequence[Posting], kind: str, reason: str, source: Source | None
+) -> list[StockMovement]:
+    with transaction.atomic():
+        return [
+            post_movement(
+                device=device,
+                product=p.product,
+                quantity=p.quantity,
+                kind=kind,
+                lane=p.lane,
+                reason=reason,
+                source=source,
+                idempotency_key=p.idempotency_key,
+            )
+            for p in postings
+        ]
+
+
+def _post_all(
+    device: Any, postings: Sequence[Posting], kind: str, reason: str, source: Source | None
+) -> list[StockMovement]:
+    levels = {
+        (level.product_id, level.lane): level
+        for level in StockLevel.objects.select_for_update()
+        .filter(device=device, product__in=[p.product for p in postings], lane__in={p.lane for p in postings})
+        .order_by("pk")
+    }
+    movements = []
+    for posting in postings:
+        level = levels.get((posting.product.pk, posting.lane))
+        if level is None:  # a position's first movement
+            level = levels[(posting.product.pk, posting.lane)] = _locked_level(
+                device, posting.product, posting.lane
+            )
+        refusal = _refusal(kind, posting.lane, level.on_hand, posting.quantity)
+        if refusal is not None:
+            raise refusal
+        balance = level.on_hand + posting.quantity
+        movements.append(
+            StockMovement(
+                merchant_id=device.merchant_id,
+                device=device,
+                product=posting.product,
+                lane=posting.lane,
+                quantity=posting.quantity,
+                kind=kind,
+                balance_after=balance,
+                oversold=balance < 0 and kind == MovementKind.SALE,
+                reason=reason[:200],
+                source_type=source.type if source else "",
+                source_id=source.id if source else "",
+                idempotency_key=posting.idempotency_key,
+            )
+        )
+    StockMovement.objects.bulk_create(movements)
+    moved = []
+    for posting, movement in zip(postings, movements, strict=True):
+        level = levels[(posting.product.pk, posting.lane)]
+        level.on_hand, level.last_movement = movement.balance_after, movement
+        moved.append(level)
+    StockLevel.objects.bulk_update(moved, ["on_hand", "last_movement"])
+    return movements
 
 
 def _same_event(

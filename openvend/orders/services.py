@@ -142,18 +142,17 @@ def _save_lines(order: Order, lines: list[OrderLine]) -> list[OrderLine]:
 
 def _post_sales(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
     from openvend.inventory.choices import MovementKind
-    from openvend.inventory.ledger import Source, post_movement
+    from openvend.inventory.ledger import Posting, Source, post_movements
 
-    for line in lines:
-        post_movement(
-            device=session.device,
-            product=line.product,
-            quantity=-line.quantity,
-            kind=MovementKind.SALE,
-            reason=f"order {order.number}",
-            source=Source.of(order),
-            idempotency_key=sale_key(order.number, line.product_id),
-        )
+    post_movements(
+        device=session.device,
+        postings=[
+            Posting(line.product, -line.quantity, sale_key(order.number, line.product_id)) for line in lines
+        ],
+        kind=MovementKind.SALE,
+        reason=f"order {order.number}",
+        source=Source.of(order),
+    )
 
 
 def new_order_payment(session: ShoppingSession, order: Order, payer_id: str = "") -> Payment:

@@ -105,3 +105,34 @@ def test_the_same_idempotency_key_posted_at_once_moves_stock_once(shop: Shop) ->
     assert all(isinstance(r, StockMovement) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert StockLevel.objects.get(**where).on_hand == 6 == _sum(**where)
+
+
+def test_events_posting_the_same_positions_in_any_order_lose_no_update(shop: Shop) -> None:
+    for item in (shop.cola, shop.water):
+        ledger.post_movement(device=shop.cabinet, product=item, quantity=50, kind="replenishment")
+
+    def visit(n: int) -> Callable[[], Any]:
+        lines = [ledger.Posting(shop.cola, -1, f"o{n}:cola"), ledger.Posting(shop.water, -2, f"o{n}:water")]
+        # Half the events name the positions the other way round: the levels lock in one order.
+        ordered = lines if n % 2 else lines[::-1]
+        return lambda: ledger.post_movements(device=shop.cabinet, postings=ordered, kind="sale")
+
+    results = race([visit(n) for n in range(THREADS)])
+    assert all(isinstance(r, list) for r in results), results
+    cola = {"device": shop.cabinet, "product": shop.cola, "lane": 0}
+    water = {"device": shop.cabinet, "product": shop.water, "lane": 0}
+    assert StockLevel.objects.get(**cola).on_hand == 50 - THREADS == _sum(**cola)
+    assert StockLevel.objects.get(**water).on_hand == 50 - 2 * THREADS == _sum(**water)
+
+
+def test_one_event_posted_at_once_from_many_threads_moves_stock_once(shop: Shop) -> None:
+    lines = [ledger.Posting(shop.cola, -1, "o1:cola"), ledger.Posting(shop.water, -1, "o1:water")]
+
+    def deliver() -> Any:
+        return ledger.post_movements(device=shop.cabinet, postings=lines, kind="sale")
+
+    results = race([deliver] * THREADS)
+    assert all(isinstance(r, list) for r in results), results
+    assert len({tuple(m.pk for m in r) for r in results}) == 1
+    assert StockMovement.objects.filter(kind="sale").count() == 2
+    assert StockLevel.objects.get(device=shop.cabinet, product=shop.cola).on_hand == -1
