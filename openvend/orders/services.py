@@ -492,10 +492,10 @@ def apply_payment_outcome(payment: Payment) -> Order | None:
             kind = SessionEventKind.PAYMENT_CLOSED
         else:
             return order
-        session = ShoppingSession.objects.get(pk=order.session_id)
+        session = ShoppingSession.objects.select_for_update().get(pk=order.session_id)
         if session.state == S.SETTLING:
             detail = {"order": order.number, "payment": payment.out_trade_no, "payment_state": payment.state}
-            transition(session, S.COMPLETED, kind, detail)
+            transition(session, S.COMPLETED, kind, detail, locked=True)
     return order
 
 

@@ -27,10 +27,10 @@ def charge_payment(payment_id: int) -> str:
     if payment is None:
         return "missing"
     try:
-        send_charge(payment)
+        send_charge(payment)  # keeps `payment` in step with every state it writes
     except PaymentError as exc:  # not configured: the reconciler tries again later
         logger.warning("charge not sent", extra={"payment": payment_id, "error": type(exc).__name__})
-    payment.refresh_from_db()
+        payment.refresh_from_db()
     return payment.state
 
 

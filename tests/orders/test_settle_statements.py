@@ -25,9 +25,10 @@ pytestmark = pytest.mark.django_db
 # (its evidence is complete), order check, recognition (alarms, planogram,
 # slots, on-hand, sellable), the locked session, prices, order, lines, the sale postings (one step
 # for every line: key check, lock, insert, update), the settling move (the locked row is not read
-# again), the payment. After commit: the wallet charge and the paid order and session.
+# again), the payment. After commit: the charge sent (the payment locked once), the wallet debit (the
+# account locked once), and the paid payment, order and session, without a savepoint for each move.
 DECISION_STATEMENTS = 36
-AFTER_COMMIT_STATEMENTS = 35
+AFTER_COMMIT_STATEMENTS = 27
 
 
 def _count(queries: CaptureQueriesContext, prefix: str) -> int:

@@ -327,7 +327,8 @@ def send_charge(
         zero = locked.amount_fen == 0
         if not zero:
             if locked.state == PaymentState.CREATED:
-                transition(payment, PaymentState.PENDING, "charge_sent", {"amount_fen": locked.amount_fen})
+                sent = {"amount_fen": locked.amount_fen}
+                transition(payment, PaymentState.PENDING, "charge_sent", sent, locked=locked)
             else:
                 record_event(payment, "charge_resent", {"amount_fen": locked.amount_fen})
     if zero:

@@ -70,38 +70,46 @@ def transition(
     actor: Any = None,
     *,
     changes: dict[str, Any] | None = None,
+    locked: Payment | None = None,
 ) -> bool:
     """Move `payment` to `to_state`, recording why. False when it already was there (nothing written).
 
     `changes` are other fields written with the move (provider transaction id, failure code ...).
-    The caller's instance is refreshed with what was written."""
-    with transaction.atomic():
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        current = locked.state
-        if current == to_state:
-            _copy(locked, payment, ["state", "provider_trade_no", "paid_at", "refunded_fen", "next_check_at"])
-            return False
-        if to_state not in PAYMENT_TRANSITIONS[current]:
-            raise InvalidTransition(current, to_state)
+    The caller's instance is refreshed with what was written. `locked`: the row as the caller read it
+    with select_for_update in the current transaction, so it is not read again.
+
+    Part of the caller's transaction when there is one, with no savepoint of its own: nothing is
+    written before the move is known to be allowed, and a refused move is raised only after the
+    block, so a caller that catches InvalidTransition can go on writing."""
+    with transaction.atomic(savepoint=False):
+        row = locked if locked is not None else Payment.objects.select_for_update().get(pk=payment.pk)
+        current = row.state
+        allowed = to_state in PAYMENT_TRANSITIONS[current]
         fields = dict(changes or {})
-        fields["state"] = to_state
-        if to_state == PaymentState.PAID and not locked.paid_at:
-            fields.setdefault("paid_at", timezone.now())
-        if to_state in SETTLED_PAYMENT_STATES:
-            fields["next_check_at"] = None
-        for name, value in fields.items():
-            setattr(locked, name, value)
-        locked.save(update_fields=[*fields, "updated_at"])
-        PaymentEvent.objects.create(
-            merchant_id=locked.merchant_id,
-            payment=locked,
-            kind=kind,
-            from_state=current,
-            to_state=to_state,
-            detail=detail or {},
-            actor=_actor(actor),
-        )
-    _copy(locked, payment, [*fields, "updated_at"])
+        if current != to_state and allowed:
+            fields["state"] = to_state
+            if to_state == PaymentState.PAID and not row.paid_at:
+                fields.setdefault("paid_at", timezone.now())
+            if to_state in SETTLED_PAYMENT_STATES:
+                fields["next_check_at"] = None
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.save(update_fields=[*fields, "updated_at"])
+            PaymentEvent.objects.create(
+                merchant_id=row.merchant_id,
+                payment=row,
+                kind=kind,
+                from_state=current,
+                to_state=to_state,
+                detail=detail or {},
+                actor=_actor(actor),
+            )
+    if current == to_state:
+        _copy(row, payment, ["state", "provider_trade_no", "paid_at", "refunded_fen", "next_check_at"])
+        return False
+    if not allowed:
+        raise InvalidTransition(current, to_state)
+    _copy(row, payment, [*fields, "updated_at"])
     return True
 
 

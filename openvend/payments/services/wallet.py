@@ -28,16 +28,18 @@ def _positive(amount_fen: Any) -> int:
 
 def wallet_account_lock(*, merchant_id: int, consumer_id: int) -> WalletAccount:
     """The consumer's wallet at this merchant, created on first use, locked for this transaction."""
-    account = WalletAccount.objects.filter(merchant_id=merchant_id, consumer_id=consumer_id).first()
-    if account is None:
-        try:
-            with transaction.atomic():
-                WalletAccount.objects.create(merchant_id=merchant_id, consumer_id=consumer_id)
-        except IntegrityError:
-            pass  # created concurrently: lock that one
-    locked: WalletAccount = WalletAccount.objects.select_for_update().get(
+    accounts = WalletAccount.objects.select_for_update().filter(
         merchant_id=merchant_id, consumer_id=consumer_id
     )
+    account = accounts.first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            WalletAccount.objects.create(merchant_id=merchant_id, consumer_id=consumer_id)
+    except IntegrityError:
+        pass  # created concurrently: lock that one
+    locked: WalletAccount = accounts.get()
     return locked
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from openvend.payments.choices import PaymentState, RefundState
 from openvend.payments.errors import InvalidTransition
@@ -13,6 +15,7 @@ from openvend.payments.models import Payment, PaymentEvent, Refund
 from openvend.payments.services.states import (
     PAYMENT_TRANSITIONS,
     REFUND_TRANSITIONS,
+    record_event,
     transition,
     transition_refund,
 )
@@ -80,6 +83,31 @@ def test_moving_to_the_current_state_is_a_no_op(shop: Shop, state: str) -> None:
     before = PaymentEvent.objects.filter(payment=payment).count()
     assert transition(payment, state, "again") is False
     assert PaymentEvent.objects.filter(payment=payment).count() == before
+
+
+def test_a_refused_move_leaves_the_callers_transaction_usable(shop: Shop) -> None:
+    payment = _payment_in(shop, PaymentState.PAID)
+    with transaction.atomic():
+        with pytest.raises(InvalidTransition):
+            transition(payment, PaymentState.PENDING, "late_answer")
+        record_event(payment, "late_answer_ignored", {"state": payment.state})
+    assert list(
+        PaymentEvent.objects.filter(payment=payment).values_list("kind", flat=True).order_by("id")
+    ) == [
+        "created",
+        "late_answer_ignored",
+    ]
+
+
+def test_a_row_the_caller_locked_is_not_read_again(shop: Shop) -> None:
+    payment = _payment_in(shop, PaymentState.CREATED)
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        with CaptureQueriesContext(connection) as moved:
+            assert transition(payment, PaymentState.PENDING, "charge_sent", locked=locked) is True
+    # The update and the event: no read, no savepoint.
+    assert [q["sql"].split()[0] for q in moved.captured_queries] == ["UPDATE", "INSERT"]
+    assert (payment.state, Payment.objects.get(pk=payment.pk).state) == (PaymentState.PENDING,) * 2
 
 
 def test_creation_is_the_first_event(shop: Shop) -> None:
