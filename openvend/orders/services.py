@@ -116,12 +116,13 @@ def _price_lines(session: ShoppingSession, order: Order, taken: list[Taken]) -> 
 def _priced(session: ShoppingSession, taken: list[Taken]) -> list[OrderLine]:
     """The lines `_price_lines` saves, not yet saved: settling prices them before it writes the
     order, so the order is written once, with its total."""
-    from openvend.catalog.selectors import price_for
+    from openvend.catalog.selectors import prices_for
 
     at: datetime = session.closed_at or timezone.now()
+    quotes = prices_for(session.device, [item.product for item in taken], at)
     lines = []
     for item in sorted(taken, key=lambda t: t.product.sku):
-        unit = price_for(session.device, item.product, at).price_fen
+        unit = quotes[item.product.pk].price_fen
         lines.append(
             OrderLine(
                 merchant_id=session.merchant_id,

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from openvend.catalog import pricing_services as pricing
 from openvend.catalog.choices import PriceScope, PriceStatus
 from openvend.catalog.models import PriceRule
-from openvend.catalog.selectors import PriceQuote, price_for
+from openvend.catalog.selectors import PriceQuote, price_for, prices_for
 from openvend.core.errors import OpenVendError
 from tests.catalog import selling_factories as make
 from tests.world import World
@@ -197,6 +198,32 @@ def test_another_merchants_product_or_track_is_refused(world_a: World, world_b: 
     foreign_track = make.track(other_machine, 1, mine, price_fen=1)
     with pytest.raises(OpenVendError) as caught:
         price_for(machine, mine, day(1), track=foreign_track)
+    assert caught.value.code == "catalog.price_foreign_reference"
+
+
+def test_a_visits_products_are_priced_together_exactly_as_one_by_one(timeline: dict, world_a: World) -> None:
+    """A device price for one product must not leak to another: each gets its own winner."""
+    here, cola = timeline["here"], timeline["cola"]
+    tea = make.product(world_a, "TEA", price_fen=500)
+    water = make.product(world_a, "WATER", price_fen=200)  # no rule at all: its default
+    tea_rule = rule(world_a, tea, PriceScope.MERCHANT, 450, day(2))
+    at = day(6)
+    with CaptureQueriesContext(connection) as together:
+        quotes = prices_for(here, [cola, tea, water], at)
+    assert len(together) == 1
+    assert quotes == {
+        cola.pk: PriceQuote(280, 280, "device", timeline["rules"]["device"].pk),
+        tea.pk: PriceQuote(450, 450, "merchant", tea_rule.pk),
+        water.pk: PriceQuote(200, 200, "default", None),
+    }
+    assert quotes == {item.pk: price_for(here, item, at) for item in (cola, tea, water)}
+
+
+def test_pricing_together_refuses_another_merchants_product(world_a: World, world_b: World) -> None:
+    mine, theirs = make.product(world_a, "COLA"), make.product(world_b, "COLA")
+    cabinet = make.cabinet(world_a, "PR-BOTH")
+    with pytest.raises(OpenVendError) as caught:
+        prices_for(cabinet, [mine, theirs], day(1))
     assert caught.value.code == "catalog.price_foreign_reference"
 
 

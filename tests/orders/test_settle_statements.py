@@ -22,12 +22,13 @@ pytestmark = pytest.mark.django_db
 
 # Measured on PostgreSQL and SQLite alike (in a test the outer transaction is a savepoint: the same
 # count as BEGIN and COMMIT). The decision: session, the count of the visit's stored device messages
-# (its evidence is complete), order check, recognition (alarms, planogram,
-# slots, on-hand, sellable), the locked session, prices, order, lines, the sale postings (one step
-# for every line: key check, lock, insert, update), the settling move (the locked row is not read
-# again), the payment. After commit: the charge sent (the payment locked once), the wallet debit (the
-# account locked once), and the paid payment, order and session, without a savepoint for each move.
-DECISION_STATEMENTS = 36
+# (its evidence is complete), order check, recognition (alarms, planogram, slots, on-hand, sellable),
+# the locked session, the prices (one query for every line), order, lines, the sale postings (one
+# step for every line: key check, lock, insert, update), the settling move (the locked row is not
+# read again), the payment. After commit: the charge sent (the payment locked once), the wallet
+# debit (the account locked once), and the paid payment, order and session, without a savepoint
+# for each move.
+DECISION_STATEMENTS = 35
 AFTER_COMMIT_STATEMENTS = 27
 
 
@@ -69,5 +70,6 @@ def test_settling_a_two_product_visit_takes_a_known_number_of_statements(
     assert _count(decision, 'INSERT INTO "orders_order"') == 1
     assert _count(decision, 'UPDATE "orders_order"') == 0, "the order is written once"
     assert _count(decision, 'INSERT INTO "inventory_stockmovement"') == 1, "both sale lines in one insert"
+    assert _count(decision, 'SELECT "catalog_pricerule"') == 1, "both lines priced together"
     assert len(decision) <= DECISION_STATEMENTS, _listing(decision)
     assert len(charge) <= AFTER_COMMIT_STATEMENTS, _listing(charge)
