@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from openvend.audit.models import AuditLogEntry
@@ -212,13 +211,8 @@ def test_reject_needs_an_answer_and_the_nth_rejection_blacklists(
     assert [f.code for f in failures] == ["shopper_blacklisted"]
 
 
-# The sandbox's notifications reach the live server while this test writes: on in-memory SQLite both
-# share one connection and their transactions interleave, so this round trip runs in the PostgreSQL pass.
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="Concurrent notifications need a connection per request thread (PostgreSQL pass).",
-)
+# The sandbox's notifications reach the live server while this test writes: on SQLite they take
+# turns on the connection they share (tests/shared_sqlite.py).
 @pytest.mark.django_db(transaction=True)
 def test_appeal_upheld_and_refunded_through_the_wechat_sandbox(
     wechat: WeChatSandbox,
