@@ -198,19 +198,16 @@ def _post_all(
             raise refusal
         balance = level.on_hand + posting.quantity
         movements.append(
-            StockMovement(
-                merchant_id=device.merchant_id,
-                device=device,
-                product=posting.product,
-                lane=posting.lane,
-                quantity=posting.quantity,
-                kind=kind,
-                balance_after=balance,
-                oversold=balance < 0 and kind == MovementKind.SALE,
-                reason=reason[:200],
-                source_type=source.type if source else "",
-                source_id=source.id if source else "",
-                idempotency_key=posting.idempotency_key,
+            _movement(
+                device,
+                posting.product,
+                posting.lane,
+                posting.quantity,
+                kind,
+                balance,
+                reason,
+                source,
+                posting.idempotency_key,
             )
         )
     StockMovement.objects.bulk_create(movements)
@@ -237,6 +234,34 @@ def _same_event(
     return existing
 
 
+def _movement(
+    device: Any,
+    product: Any,
+    lane: int,
+    quantity: int,
+    kind: str,
+    balance: int,
+    reason: str,
+    source: Source | None,
+    idempotency_key: str | None,
+) -> StockMovement:
+    """The movement to append (not saved yet): a cabinet sale below zero is marked oversold."""
+    return StockMovement(
+        merchant_id=device.merchant_id,
+        device=device,
+        product=product,
+        lane=lane,
+        quantity=quantity,
+        kind=kind,
+        balance_after=balance,
+        oversold=balance < 0 and kind == MovementKind.SALE,
+        reason=reason[:200],
+        source_type=source.type if source else "",
+        source_id=source.id if source else "",
+        idempotency_key=idempotency_key,
+    )
+
+
 def _post(
     device: Any,
     product: Any,
@@ -254,22 +279,10 @@ def _post(
     if refusal is not None:
         raise refusal
     balance = level.on_hand + quantity
-    movement = StockMovement.objects.create(
-        merchant_id=device.merchant_id,
-        device=device,
-        product=product,
-        lane=lane,
-        quantity=quantity,
-        kind=kind,
-        balance_after=balance,
-        oversold=balance < 0 and kind == MovementKind.SALE,
-        reason=reason[:200],
-        actor=actor if getattr(actor, "pk", None) else None,
-        source_type=source.type if source else "",
-        source_id=source.id if source else "",
-        idempotency_key=idempotency_key,
-        corrects=corrects,
-    )
+    movement = _movement(device, product, lane, quantity, kind, balance, reason, source, idempotency_key)
+    movement.actor = actor if getattr(actor, "pk", None) else None
+    movement.corrects = corrects
+    movement.save(force_insert=True)
     StockLevel.objects.filter(pk=level.pk).update(on_hand=balance, last_movement=movement)
     if actor is not None:
         audit_record(
