@@ -236,7 +236,16 @@ def open_and_charge(order: Order, lines: list[OrderLine] | None = None) -> None:
     A provider call, so it runs after the order has committed; repeated (by the sweeper, after an
     unreachable provider or a crash) it opens at most once and requests the charge at most once.
     A provider that refuses to open leaves nothing to charge: the order goes to review. `lines`:
-    the order's lines when the caller has just written them (read from the order otherwise)."""
+    the order's lines when the caller has just written them (read from the order otherwise).
+    Opening and charging use one provider and one reading of the merchant's configuration (the
+    charge runs here too when tasks run at once)."""
+    from openvend.payments.credentials import one_configuration
+
+    with one_configuration():
+        _open_and_charge(order, lines)
+
+
+def _open_and_charge(order: Order, lines: list[OrderLine] | None) -> None:
     from openvend.payments.models import PaymentEvent
     from openvend.payments.services.charging import LINES_EVENT, open_pay_after, request_charge
     from openvend.payments.services.errors import PaymentRuleError

@@ -3,7 +3,8 @@
 Provider classes are named by dotted path and imported on first use, so this module (and every
 service that uses it) imports cleanly whatever provider modules exist. Each is built per call with
 freshly decrypted credentials (`credentials_for`), so a changed key takes effect at once and secrets
-live only as long as one request.
+live only as long as one request (or one `credentials.one_configuration()` block: the steps of one
+payment share a provider).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from openvend.payments.choices import PROVIDER_OF, PaymentMethod, Provider
-from openvend.payments.credentials import credentials_for
+from openvend.payments.credentials import credentials_for, once_per_block
 from openvend.payments.errors import PaymentError
 from openvend.payments.providers.base import PaymentProvider
 
@@ -64,7 +65,7 @@ def provider_for(method: str) -> PaymentProvider:
     override = _overrides.get(method)
     if override is not None:
         return override
-    return _build(method)
+    return once_per_block(("provider", method), lambda: _build(method))
 
 
 def notification_provider(provider_name: str) -> PaymentProvider:

@@ -5,6 +5,8 @@ and WeChat deducts exactly the order's total."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from openvend.orders.choices import OrderState
 from openvend.orders.models import Order
@@ -42,7 +44,14 @@ def test_a_payscore_visit_is_settled_and_deducted_at_the_sandbox(
     wechat.set_balance(SHOPPER, 2000)
 
     session = store.start(shopper, method=PaymentMethod.WECHAT_PAYSCORE)
-    store.visit(session, [("s1-1", -COLA_G), ("s2-1", -CHIPS_G)])  # autocommit: settles and charges at once
+    with CaptureQueriesContext(connection) as visit:
+        store.visit(
+            session, [("s1-1", -COLA_G), ("s2-1", -CHIPS_G)]
+        )  # autocommit: settles and charges at once
+    # Opening the service order and completing it share one provider and one sub-merchant.
+    sql = [q["sql"] for q in visit.captured_queries]
+    assert sum(q.startswith('SELECT "payments_provideraccount"') for q in sql) == 1
+    assert sum(q.startswith('SELECT "payments_merchantpaymentconfig"') for q in sql) == 1
 
     order = Order.objects.get(session=session)
     payment = Payment.objects.get(order_ref=order.number)
