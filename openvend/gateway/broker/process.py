@@ -10,9 +10,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from openvend.gateway.broker.mosquitto import render_broker_config, sync_mosquitto
+from openvend.gateway.broker.mosquitto import reload_mosquitto, render_broker_config, sync_mosquitto
 
 RELOAD_MARKER = "Reloading config."
+RESEND_AFTER_S = 1.0
+"""How long `reload()` waits for the reload line before it sends SIGHUP again."""
 
 
 def _free_port() -> int:
@@ -82,10 +84,17 @@ class MosquittoProcess:
         """Rewrite the files from the database, SIGHUP, and return once Mosquitto has reloaded."""
         before = self.log().count(RELOAD_MARKER)
         sync_mosquitto(password_path=self.password_path, acl_path=self.acl_path, pid_file=self.pid_file)
-        deadline = time.monotonic() + self.timeout
+        now = time.monotonic()
+        deadline, ask_again = now + self.timeout, now + RESEND_AFTER_S
         while self.log().count(RELOAD_MARKER) <= before:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise RuntimeError("mosquitto did not reload")
+            if now > ask_again:
+                # Mosquitto logs the reload, reads the files, then clears its reload flag: a SIGHUP
+                # that lands in between (another writer's reload under way) is lost. Ask again.
+                reload_mosquitto(self.pid_file)
+                ask_again = now + RESEND_AFTER_S
             time.sleep(0.01)
 
     def stop(self) -> None:
