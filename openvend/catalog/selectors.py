@@ -44,21 +44,25 @@ class PriceQuote:
 _LEVELS = (PriceScope.DEVICE, PriceScope.SITE, PriceScope.MERCHANT)
 
 
-def applicable_rules(device: Device, product: Product | None, at: datetime) -> QuerySet[PriceRule]:
+def applicable_rules(device: Device, product: Product, at: datetime) -> QuerySet[PriceRule]:
     """Rules that could price `product` on `device` at `at`: in force (ACTIVE) with a period that
     contains `at` (effective_from ≤ at < effective_to; an empty end is open-ended), aimed at the
-    merchant, the device's site, or the device itself. `product` None: every product's."""
+    merchant, the device's site, or the device itself."""
+    return _rules_in_force(device, at).filter(product_id=product.pk)
+
+
+def _rules_in_force(device: Device, at: datetime) -> QuerySet[PriceRule]:
+    """`applicable_rules` for every product."""
     targets = Q(scope=PriceScope.MERCHANT) | Q(scope=PriceScope.DEVICE, device_id=device.pk)
     if device.site_id is not None:
         targets |= Q(scope=PriceScope.SITE, site_id=device.site_id)
-    rules = PriceRule.objects.filter(
+    return PriceRule.objects.filter(
         targets,
         Q(effective_to__isnull=True) | Q(effective_to__gt=at),
         merchant_id=device.merchant_id,
         status=PriceStatus.ACTIVE,
         effective_from__lte=at,
     )
-    return rules if product is None else rules.filter(product_id=product.pk)
 
 
 def _winner(rules: list[PriceRule]) -> PriceRule | None:
@@ -124,7 +128,7 @@ def prices_for(device: Device, products: Sequence[Product], at: datetime) -> dic
     for product in products:
         _check_own_product(device, product)
     rules: dict[int, list[PriceRule]] = {product.pk: [] for product in products}
-    for rule in applicable_rules(device, None, at).filter(product_id__in=list(rules)):
+    for rule in _rules_in_force(device, at).filter(product_id__in=list(rules)):
         rules[rule.product_id].append(rule)
     return {product.pk: _quote(product, rules[product.pk], member=False) for product in products}
 

@@ -8,16 +8,11 @@ PUT_BACK_MAX) and, for misplaced put-backs, every single sensor in the component
 
 from __future__ import annotations
 
+import functools
 import math
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from openvend.recognition.model import Planogram
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 PUT_BACK_MAX = 2
 """Most units of one SKU a session can put in: put-backs are rare, and bounding them keeps the
@@ -146,28 +141,12 @@ def compile_planogram(planogram: Planogram) -> Compiled:
     )
 
 
-_CACHE: OrderedDict[Planogram, Compiled] = OrderedDict()
-
-
+@functools.lru_cache(maxsize=256)
 def compiled(planogram: Planogram) -> Compiled:
-    """Compile once per planogram (sessions of one cabinet share it while its counts stand still)."""
-    return memo(_CACHE, planogram, lambda: compile_planogram(planogram), size=256)
-
-
-def memo(cache: OrderedDict[K, V], key: K, build: Callable[[], V], *, size: int) -> V:
-    """`cache[key]`, built on a miss; the least recently used entry goes beyond `size`.
-
-    Keys are values, not identities: a planogram is rebuilt from the stock ledger for every visit,
-    and its components whose counts did not move since the last visit are equal to those already
-    seen, so their search tables are found again."""
-    value = cache.get(key)
-    if value is not None:
-        cache.move_to_end(key)
-        return value
-    value = cache[key] = build()
-    if len(cache) > size:
-        cache.popitem(last=False)
-    return value
+    """Compile once per planogram value. Keys are values, not identities: a cabinet's planogram is
+    rebuilt from the stock ledger for every visit, and while its counts stand still it is equal to
+    the one already compiled (its components, equal too, find their search tables again)."""
+    return compile_planogram(planogram)
 
 
 def log_rate(prior: Prior, slot: Slot, n: int) -> float:

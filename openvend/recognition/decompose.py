@@ -26,9 +26,9 @@ one provable bound stands in for the far ones (`_pair_window`).
 
 from __future__ import annotations
 
+import functools
 import math
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,7 +40,6 @@ from openvend.recognition.compiled import (
     Component,
     Prior,
     log_rate,
-    memo,
 )
 from openvend.recognition.likelihood import LOG_2PI, Move, gaussian_loglik, split_var_factor
 
@@ -127,17 +126,13 @@ class _Tables:
     punit0: list[float] = field(default_factory=list)
 
 
-_TABLES: OrderedDict[tuple[Component, Prior], _Tables] = OrderedDict()
-_LIMITS: OrderedDict[tuple[Component, Prior, int], Limits] = OrderedDict()
 CACHED_COMPONENTS = 2048
-"""Search tables kept per component value: a cabinet's components recur visit after visit."""
+"""Search tables kept per component value (least recently used go first): a cabinet's components
+recur visit after visit, and a sale changes only the components whose counts it moved."""
 
 
+@functools.lru_cache(maxsize=CACHED_COMPONENTS)
 def _tables(comp: Component, prior: Prior) -> _Tables:
-    return memo(_TABLES, (comp, prior), lambda: _build_tables(comp, prior), size=CACHED_COMPONENTS)
-
-
-def _build_tables(comp: Component, prior: Prior) -> _Tables:
     m, n = len(comp.sensors), comp.n_home
     log_zf = len(comp.slots[n:]) * math.log(sum(prior.misplace**v for v in range(PUT_BACK_MAX + 1)))
     t = _Tables(
@@ -242,10 +237,9 @@ def _build_tables(comp: Component, prior: Prior) -> _Tables:
     return t
 
 
-def _limits(comp: Component, prior: Prior, t: _Tables, max_items: int) -> Limits:
-    return memo(
-        _LIMITS, (comp, prior, max_items), lambda: _build_limits(comp, t, max_items), size=CACHED_COMPONENTS
-    )
+@functools.lru_cache(maxsize=CACHED_COMPONENTS)
+def _limits(comp: Component, prior: Prior, max_items: int) -> Limits:
+    return _build_limits(comp, _tables(comp, prior), max_items)
 
 
 def _build_limits(comp: Component, t: _Tables, max_items: int) -> Limits:
@@ -464,7 +458,7 @@ def search_many(
     deferred = []
     for comp, y, base_var in zip(comps, ys, base_vars, strict=True):
         t = _tables(comp, prior)
-        lim = _limits(comp, prior, t, max_items)
+        lim = _limits(comp, prior, max_items)
         if comp.bridged:
             entries, d, nodes = _search_bridged(comp, t, lim, list(y), list(base_var), max_items)
         else:

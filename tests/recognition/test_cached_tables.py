@@ -35,31 +35,28 @@ def _took_two_of_k3(session: str) -> Evidence:
 
 
 def test_a_rebuilt_planogram_reuses_the_tables_of_every_component_whose_count_stood_still() -> None:
-    compiled_module._CACHE.clear()
-    decompose._TABLES.clear()
+    compiled_module.compiled.cache_clear()
+    decompose._tables.cache_clear()
     first = recognize(_plan((10, 10, 10, 10)), _took_two_of_k3("v1"))
     assert (first.decision, first.items) == ("accept", (("k3", 2),))
-    assert len(decompose._TABLES) == 4  # one per load cell: each is a component of its own
+    assert decompose._tables.cache_info().currsize == 4  # one per load cell: each is a component of its own
 
     again = recognize(_plan((10, 10, 10, 10)), _took_two_of_k3("v2"))
-    assert len(decompose._TABLES) == 4
+    assert decompose._tables.cache_info().currsize == 4
     assert (again.items, again.confidence) == (first.items, first.confidence)
 
     after_the_sale = recognize(_plan((10, 10, 10, 8)), _took_two_of_k3("v3"))
-    assert len(decompose._TABLES) == 5  # only k3's component moved
+    assert decompose._tables.cache_info().currsize == 5  # only k3's component moved
     assert after_the_sale.items == (("k3", 2),)
 
 
 def test_the_least_recently_used_tables_go_first() -> None:
-    cache: Any = compiled_module.OrderedDict()
-    built: list[str] = []
-
-    def build(key: str) -> str:
-        built.append(key)
-        return key.upper()
-
-    for key in ("a", "b", "a", "c", "a", "b"):
-        assert compiled_module.memo(cache, key, lambda key=key: build(key), size=2) == key.upper()
-    # "b" was the least recently used when "c" arrived and "c" when "b" came back; "a" never left.
-    assert built == ["a", "b", "c", "b"]
-    assert list(cache) == ["a", "b"]
+    decompose._tables.cache_clear()
+    seen = [_plan((n, 10, 10, 10)) for n in range(1, 4)]
+    for plan in seen:
+        recognize(plan, _took_two_of_k3("lru"))
+    info = decompose._tables.cache_info()
+    # Three planograms that differ only in k0's count: the other three components are shared.
+    assert (info.currsize, info.maxsize) == (6, decompose.CACHED_COMPONENTS)
+    recognize(seen[0], _took_two_of_k3("again"))
+    assert decompose._tables.cache_info().misses == info.misses  # still there: nothing rebuilt
