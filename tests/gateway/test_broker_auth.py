@@ -452,7 +452,9 @@ def test_sync_mosquitto_writes_both_files(world_a, settings, tmp_path) -> None:
     assert acl_file.read_text() == render_acl_file("openvend-gateway")
     for path in (passwords, acl_file):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["acl", "mosquitto.pid", "passwords"]
+    # and the writers' lock beside them
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [".passwords.lock", "acl", "mosquitto.pid", "passwords"]
 
     settings.MQTT_GATEWAY_PASSWORD = ""  # never an entry that an empty password would open
     pid_file.write_text("not a pid")

@@ -23,15 +23,19 @@ Mosquitto 2.0 behaviour the ACL relies on (checked against a real 2.0.11 broker 
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import logging
 import os
 import re
 import signal
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from openvend.gateway.broker import acl
+from openvend.gateway.broker.reload_confirm import ReloadConfirmer
 
 logger = logging.getLogger(__name__)
 
@@ -225,16 +229,48 @@ def reload_mosquitto(pid_file: str | os.PathLike[str]) -> bool:
     return True
 
 
+_confirmer = ReloadConfirmer(lambda pid_file: reload_mosquitto(pid_file))
+atexit.register(_confirmer.drain)
+
+
+@contextmanager
+def _one_writer(password_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock beside the password file from reading the credentials to writing the
+    files: a writer that read before another's commit must not write after it and drop that
+    credential. Every process that writes the files runs on the broker's host (it signals it)."""
+    target = Path(password_path)
+    with open(target.with_name(f".{target.name}.lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def sync_mosquitto(
     *,
     password_path: str | os.PathLike[str],
     acl_path: str | os.PathLike[str],
     pid_file: str | os.PathLike[str] | None = None,
+    confirm_reload: bool = True,
 ) -> int:
     """Write the password file (active credentials of active devices, plus the gateway account)
-    and the ACL file, then SIGHUP the broker if ``pid_file`` names a live one.
+    and the ACL file, then SIGHUP the broker if ``pid_file`` names a live one, and again
+    ``reload_confirm.CONFIRM_AFTER_S`` later (unless ``confirm_reload`` is off: the caller watches the
+    broker's log itself), because Mosquitto loses a SIGHUP that lands during another reload.
 
     Returns the number of device entries written."""
+    with _one_writer(password_path):
+        device_count = _write_files(password_path, acl_path)
+    if pid_file:
+        if not reload_mosquitto(pid_file):
+            logger.info("mosquitto not running: files written, no reload sent", extra={"pid_file": pid_file})
+        elif confirm_reload:
+            _confirmer.schedule(pid_file)
+    return device_count
+
+
+def _write_files(password_path: str | os.PathLike[str], acl_path: str | os.PathLike[str]) -> int:
     # Imported here so the render functions above work without a configured Django.
     from django.conf import settings
 
@@ -267,6 +303,4 @@ def sync_mosquitto(
         logger.warning("MQTT_GATEWAY_PASSWORD is empty: the gateway account is left out of mosquitto")
     write_atomic(password_path, render_password_file(entries))
     write_atomic(acl_path, render_acl_file(gateway_username))
-    if pid_file and not reload_mosquitto(pid_file):
-        logger.info("mosquitto not running: files written, no reload sent", extra={"pid_file": pid_file})
     return device_count

@@ -83,7 +83,12 @@ class MosquittoProcess:
     def reload(self) -> None:
         """Rewrite the files from the database, SIGHUP, and return once Mosquitto has reloaded."""
         before = self.log().count(RELOAD_MARKER)
-        sync_mosquitto(password_path=self.password_path, acl_path=self.acl_path, pid_file=self.pid_file)
+        sync_mosquitto(
+            password_path=self.password_path,
+            acl_path=self.acl_path,
+            pid_file=self.pid_file,
+            confirm_reload=False,  # it waits for the reload line and asks again itself
+        )
         now = time.monotonic()
         deadline, ask_again = now + self.timeout, now + RESEND_AFTER_S
         while self.log().count(RELOAD_MARKER) <= before:
