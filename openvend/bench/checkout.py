@@ -20,7 +20,9 @@ the task backend, i.e. inline on the ingest thread), BENCH_CHECKOUT_BATCH_WAIT_S
 gateway's ingest waits to fill a batch, default the gateway's own), BENCH_CHECKOUT_PROVIDER_RTT_MS
 (a network round trip added to each of the gateway's provider calls, default 0: the sandbox is
 local), BENCH_PGBENCH_SECONDS (default 10), BENCH_PGBENCH_CLIENTS (default 4). The report splits
-each phase's CPU between the processes (`checkout_cpu`). Last line: one JSON object.
+each phase's CPU between the processes (`checkout_cpu`) and gives the physical floor, the CPU of the
+RSA signatures the payment protocol needs per visit, and the ceiling it puts on visits/s
+(`checkout_floor`). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from openvend.bench.checkout_floor import floor_lines, signature_floor
 from openvend.bench.checkout_world import (
     SANDBOX_TIME_SCALE,
     build_world,
@@ -212,6 +215,7 @@ def run(database_url: str) -> dict[str, Any]:
     from django.conf import settings
     from django.db import connection
 
+    from openvend.bench.checkout_floor import SignatureCounter
     from openvend.bench.checkout_load import load_child
     from openvend.demo.payments import configure_demo_payments
     from openvend.gateway.broker.process import MosquittoProcess
@@ -265,7 +269,10 @@ def run(database_url: str) -> dict[str, Any]:
         roles.update({child.pid: "gateway" for child in children[1:]})
         if broker.process is not None:
             roles[broker.process.pid] = "mosquitto"
-        inbox.put({"consumers": sign_up_shoppers(merchant, wechat, CABINETS), "roles": roles})
+        consumers = sign_up_shoppers(merchant, wechat, CABINETS)
+        # From here on every payment signature belongs to a visit (sign-up made the authorisations).
+        signatures = SignatureCounter().install()
+        inbox.put({"consumers": consumers, "roles": roles})
         reports = _collect(out, 1, 2 * SECONDS + 900)
         stop.set()
         reports += _collect(out, GATEWAYS + 1, 60)
@@ -282,7 +289,11 @@ def run(database_url: str) -> dict[str, Any]:
     load = next((r for r in reports if r["role"] == "load"), None)
     if load is None:
         raise RuntimeError("the load process reported nothing")
-    return {"load": load, "reports": reports}
+    signatures.uninstall()
+    from openvend.payments.models import Payment
+
+    paid = Payment.objects.filter(paid_at__isnull=False).count()
+    return {"load": load, "reports": reports, "signatures": signatures, "paid": paid}
 
 
 def _verdict(met: bool) -> str:
@@ -311,6 +322,7 @@ def main() -> int:
     completed = sat["states"].get("completed", 0) + lat["states"].get("completed", 0)
     profile = _profile(outcome["reports"], completed)
     ratio = rate / tps if tps else float("nan")
+    floor = signature_floor(outcome["signatures"], outcome["paid"], tps)
     targets = {
         "sessions_per_s_ge_1000": rate >= TARGET_SESSIONS_PER_S,
         "ratio_ge_0.5_pgbench": ratio >= TARGET_RATIO,
@@ -341,6 +353,7 @@ def main() -> int:
         f"pgbench TPC-B (scale {PGBENCH_SCALE}, {PGBENCH_CLIENTS} clients, {PGBENCH_SECONDS} s): "
         f"{tps:.0f} tps",
         f"ratio completed sessions/s / pgbench tps: {ratio:.4f}",
+        *floor_lines(floor, rate, target_per_s=TARGET_SESSIONS_PER_S, target_ratio=TARGET_RATIO, tps=tps),
         "profile per completed session (count, ms), top 12 and the garbage collections:",
         *[
             f"  {key:<60} {v['per_session']:>7.2f} {v['ms_per_session']:>9.2f}"
@@ -365,6 +378,7 @@ def main() -> int:
         "completed_per_s": round(rate, 2),
         "pgbench_tps": round(tps, 1),
         "ratio": round(ratio, 5),
+        "floor": floor,
         "latency_phase_rate_per_s": round(latency["target_per_s"], 2),
         "latency_phase_achieved_per_s": round(achieved, 2),
         "close_to_paid_p50_ms": round(lat["close_to_paid_ms"]["p50"], 1),

@@ -26,6 +26,7 @@ def _tls_context() -> ssl.SSLContext:
     CPU than everything else the sandbox does for a payment."""
     return ssl.create_default_context(cafile=certifi.where())
 
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 

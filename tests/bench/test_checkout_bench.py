@@ -1,5 +1,6 @@
 """`openvend bench checkout` at a tiny size: it runs end to end on PostgreSQL with Mosquitto and the
-WeChat sandbox, every visit it paid was charged exactly, and its last line is one JSON object."""
+WeChat sandbox, every visit it paid was charged exactly, its floor counts the protocol's signatures,
+and its last line is one JSON object."""
 
 from __future__ import annotations
 
@@ -73,7 +74,16 @@ def test_a_tiny_checkout_bench_ends_with_its_figures_as_json() -> None:
         "door_open_p99_ms",
         "profile",
         "targets",
+        "floor",
     } <= set(summary)
+    # Each paid visit: two signed requests (open and complete the payscore order), their two signed
+    # answers and one signed notification.
+    floor = summary["floor"]
+    assert floor["signatures_per_visit"] == 5.0
+    assert floor["sign_us"] > floor["verify_us"] > 0
+    per_visit_ms = 5 * (floor["sign_us"] + floor["verify_us"]) / 1000
+    assert abs(floor["cpu_ms_per_visit"] - per_visit_ms) < 0.01
+    assert abs(floor["ceiling_per_s"] - floor["cores"] * 1000 / per_visit_ms) < 1
     assert set(summary["targets"]) == {
         "sessions_per_s_ge_1000",
         "ratio_ge_0.5_pgbench",

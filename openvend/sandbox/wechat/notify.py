@@ -76,7 +76,8 @@ class Notifier:
         if not url:
             return None
         body, _ = self.build(merchant, event_type, resource)
-        headers = {"Content-Type": "application/json", **self._signer(merchant, body)}
+        # No signature here: the courier signs every attempt afresh, the first one included.
+        headers = {"Content-Type": "application/json"}
         faults = self.store.faults
         fault = faults.notification or NotifyFault.NONE
         delivery = Delivery(
