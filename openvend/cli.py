@@ -97,7 +97,12 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     _setup()
     from openvend.gateway.cli import run_gateway
 
-    return run_gateway(url=args.url, processes=args.processes)
+    return run_gateway(
+        url=args.url,
+        processes=args.processes,
+        partitions=args.partitions,
+        first_partition=args.first_partition,
+    )
 
 
 def cmd_device_provision(args: argparse.Namespace) -> int:
@@ -188,7 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     gateway = sub.add_parser("gateway", help="run the MQTT gateway (device messages in, commands out)")
     gateway.add_argument("--url", default="", help="broker URL (default: MQTT_URL)")
     gateway.add_argument(
-        "--processes", type=int, default=1, help="gateway processes sharing the subscription"
+        "--processes", type=int, default=1, help="gateway processes on this host (restarted if they die)"
+    )
+    gateway.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="partitioned routing: gateway processes on all hosts together (default: --processes)",
+    )
+    gateway.add_argument(
+        "--first-partition",
+        type=int,
+        default=0,
+        help="partitioned routing: the partition of this host's first process (default 0)",
     )
     gateway.set_defaults(func=cmd_gateway)
 

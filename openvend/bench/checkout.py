@@ -14,6 +14,7 @@ cabinets together at half that rate) gives door-close → paid and door-open lat
 TPC-B runs alone on the same PostgreSQL server. Knobs: BENCH_CHECKOUT_CABINETS (default 16),
 BENCH_CHECKOUT_SECONDS per phase (default 30), BENCH_CHECKOUT_RATE (sessions/s for the latency
 phase; default half the saturation rate), BENCH_CHECKOUT_GATEWAYS (default 1),
+BENCH_CHECKOUT_ROUTING (how several gateways split the cabinets: partitioned, the default, or shared),
 BENCH_CHECKOUT_DISPATCH_S (the dispatcher's poll interval, default the gateway's own),
 BENCH_CHECKOUT_SETTLERS (the gateway's settler threads, default the gateway's own; 0 settles through
 the task backend, i.e. inline on the ingest thread), BENCH_CHECKOUT_BATCH_WAIT_S (how long the
@@ -58,9 +59,9 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/openvend_bench_checkout"
 CABINETS = int(os.environ.get("BENCH_CHECKOUT_CABINETS", "16"))
 SECONDS = float(os.environ.get("BENCH_CHECKOUT_SECONDS", "30"))
 RATE = float(os.environ.get("BENCH_CHECKOUT_RATE", "0"))
-# One gateway by default: with two on a shared subscription a cabinet's events are split between them,
-# and an event committed after a later one from the same cabinet is not applied (see the doc).
 GATEWAYS = int(os.environ.get("BENCH_CHECKOUT_GATEWAYS", "1"))
+# "partitioned": each gateway owns a share of the cabinets; "shared": a shared subscription.
+ROUTING = os.environ.get("BENCH_CHECKOUT_ROUTING", "partitioned")
 DISPATCH_S = os.environ.get("BENCH_CHECKOUT_DISPATCH_S", "")
 SETTLERS = os.environ.get("BENCH_CHECKOUT_SETTLERS", "")
 BATCH_WAIT_S = os.environ.get("BENCH_CHECKOUT_BATCH_WAIT_S", "")
@@ -234,8 +235,9 @@ def run(database_url: str) -> dict[str, Any]:
         "url": url,
         "username": settings.MQTT_GATEWAY_USERNAME,
         "password": settings.MQTT_GATEWAY_PASSWORD,
-        "shared_group": "bench",
     }
+    if ROUTING == "shared":
+        gateway_config["shared_group"] = "bench"
     if DISPATCH_S:
         gateway_config["dispatch_every_s"] = float(DISPATCH_S)
     if SETTLERS:
@@ -251,8 +253,11 @@ def run(database_url: str) -> dict[str, Any]:
     gc.freeze()
     children = [ctx.Process(target=web_child, args=(web_port, stop, out))]
     children += [
-        ctx.Process(target=gateway_child, args=(gateway_config, stop, out, PROVIDER_RTT_MS / 1000))
-        for _ in range(GATEWAYS)
+        ctx.Process(
+            target=gateway_child,
+            args=(_partitioned(gateway_config, index), stop, out, PROVIDER_RTT_MS / 1000),
+        )
+        for index in range(GATEWAYS)
     ]
     loader = ctx.Process(target=load_child, args=(url, credentials, plan, inbox, out))
     for child in [*children, loader]:
@@ -296,6 +301,12 @@ def run(database_url: str) -> dict[str, Any]:
     return {"load": load, "reports": reports, "signatures": signatures, "paid": paid}
 
 
+def _partitioned(config: dict[str, Any], index: int) -> dict[str, Any]:
+    if ROUTING == "shared" or GATEWAYS == 1:
+        return config
+    return {**config, "partition": (index, GATEWAYS)}
+
+
 def _verdict(met: bool) -> str:
     return "MET" if met else "NOT MET"
 
@@ -331,9 +342,9 @@ def main() -> int:
         "door_open_p99_le_50ms": lat["door_open_ms"]["p99"] <= TARGET_DOOR_OPEN_P99_MS,
     }
     lines = [
-        f"checkout benchmark: {CABINETS} cabinets, {GATEWAYS} gateway processes, PostgreSQL, Mosquitto, "
-        f"WeChat payscore sandbox; {SECONDS:g} s per phase; load average {load_before[0]:.2f} before, "
-        f"{load_after[0]:.2f} after; gateway {_settings_note()}",
+        f"checkout benchmark: {CABINETS} cabinets, {GATEWAYS} gateway processes ({ROUTING}), PostgreSQL, "
+        f"Mosquitto, WeChat payscore sandbox; {SECONDS:g} s per phase; load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; gateway {_settings_note()}",
         f"saturation: {rate:.1f} completed sessions/s ({len(saturation['visits'])} visits, states "
         f"{sat['states']}, {sat['paid_exact']} paid exactly, {sat['paid_wrong_total']} wrong total, "
         f"{len(saturation['errors'])} refused scans)",
@@ -370,6 +381,7 @@ def main() -> int:
         "benchmark": "checkout",
         "cabinets": CABINETS,
         "gateways": GATEWAYS,
+        "routing": ROUTING,
         "seconds_per_phase": SECONDS,
         "dispatch_every_s": float(DISPATCH_S) if DISPATCH_S else None,
         "settle_workers": int(SETTLERS) if SETTLERS else None,

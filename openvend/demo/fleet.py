@@ -77,7 +77,9 @@ def start_demo_fleet(var_dir: Any) -> DemoFleet:
     settings.MQTT_GATEWAY_PASSWORD = password
     broker = None
     if settings.MQTT_URL:
-        url, shared = settings.MQTT_URL, settings.MQTT_SHARED_GROUP
+        url = settings.MQTT_URL
+        # One gateway here: with partitioned routing it owns every device.
+        shared = settings.MQTT_SHARED_GROUP if settings.MQTT_GATEWAY_ROUTING == "shared" else ""
     else:
         broker = EmbeddedBroker(
             port=free_port(), gateway_username=settings.MQTT_GATEWAY_USERNAME, gateway_password=password

@@ -22,6 +22,7 @@ import math
 import re
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -157,6 +158,14 @@ def down_topic(code: str, kind: str) -> str:
 def device_subscription(code: str) -> str:
     """The one filter a device subscribes to."""
     return f"{TOPIC_ROOT}/{_checked_code(code)}/down/#"
+
+
+def partition_of_topic(topic: str, partitions: int) -> int:
+    """Which of `partitions` gateways owns the device that sent on `topic`: the CRC-32 of its code,
+    the same in every process, host and release. A topic with no device code belongs to the first."""
+    parts = topic.split("/", 4)
+    code = parts[3] if len(parts) == 5 and f"{parts[0]}/{parts[1]}/{parts[2]}" == TOPIC_ROOT else ""
+    return zlib.crc32(code.encode()) % partitions
 
 
 def shared(group: str, topic: str) -> str:

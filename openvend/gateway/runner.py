@@ -3,8 +3,12 @@
 Threads: paho's network loop feeds a queue; the ingest worker drains it in batches and only then
 acknowledges the messages to the broker (manual PUBACK), so a crash mid-batch means redelivery,
 not loss; the dispatcher publishes pending commands; the sweeper runs the periodic checks.
-Several gateways can run against one broker: a shared subscription splits the traffic, and the
-database's unique (device, seq) makes any overlap harmless.
+Several gateways can run against one broker. Partitioned (the default): each receives every device
+message and handles only its own devices' (`partition`), so one device's messages are stored by one
+gateway in the order the device sent them, and its cumulative cloud ack never passes a message
+another gateway still holds. Shared: a shared subscription splits the traffic message by message
+(`shared_group`); the database's unique (device, seq) makes any overlap harmless, but one device's
+messages may then commit out of order. See docs/adr/0002-gateways-own-devices.md.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ class GatewayConfig:
     username: str
     password: str
     shared_group: str = ""
+    # (index, count): this gateway handles the devices whose code hashes to `index` of `count`
+    # (protocol.partition_of_topic) and acknowledges the others' messages to the broker unread.
+    # None: every device, or what the shared subscription gives it.
+    partition: tuple[int, int] | None = None
     # A stable id gives the gateway a persistent session: messages delivered but not yet
     # acknowledged when it dies are redelivered when it comes back. Empty: a throwaway session.
     client_id: str = ""
@@ -61,6 +69,12 @@ class GatewayConfig:
 
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
+        if config.partition is not None:
+            index, count = config.partition
+            if not 0 <= index < count:
+                raise ValueError(f"partition {index} of {count} does not exist")
+            if config.shared_group:
+                raise ValueError("a partitioned gateway receives every message: no shared group")
         self.config = config
         self.stats: Counter[str] = Counter()
         self.directory = DeviceDirectory()
@@ -95,9 +109,27 @@ class Gateway:
         self.connected.set()
 
     def _on_publishes(self, publishes: list[Publish]) -> None:
+        if self.config.partition is not None and self.config.partition[1] > 1:
+            publishes = self._own(publishes, *self.config.partition)
+            if not publishes:
+                return
         self.stats["received"] += len(publishes)
         now = datetime.now(UTC)  # one socket read: these messages arrived together
         self._queue.put([(Received(topic, payload, now), mid, qos) for topic, payload, mid, qos in publishes])
+
+    def _own(self, publishes: list[Publish], index: int, count: int) -> list[Publish]:
+        """This gateway's devices' messages; the others' are another gateway's to store, so the
+        broker may forget this copy at once."""
+        own: list[Publish] = []
+        others: list[int] = []
+        for publish in publishes:
+            if protocol.partition_of_topic(publish[0], count) == index:
+                own.append(publish)
+            elif publish[3] == 1:
+                others.append(publish[2])
+        self.client.ack_many(others)
+        self.stats["other_partitions"] += len(publishes) - len(own)
+        return own
 
     # Threads -------------------------------------------------------------------------------
     def start(self, *, wait: float = 10.0) -> Gateway:
@@ -227,15 +259,35 @@ class Gateway:
                 last_prune = time.monotonic()
 
 
-def config_from_settings(url: str | None = None, *, index: int = 0) -> GatewayConfig:
+ROUTINGS = ("partitioned", "shared")
+
+
+def config_from_settings(
+    url: str | None = None, *, index: int = 0, partitions: int = 1, first_partition: int = 0
+) -> GatewayConfig:
+    """Process `index` of this host's gateways. Partitioned (MQTT_GATEWAY_ROUTING): it takes partition
+    `first_partition + index` of `partitions` (all the gateways of every host)."""
     import socket
 
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
-    return GatewayConfig(
+    routing = settings.MQTT_GATEWAY_ROUTING
+    if routing not in ROUTINGS:
+        raise ImproperlyConfigured(f"MQTT_GATEWAY_ROUTING must be one of {ROUTINGS}, not {routing!r}")
+    config = GatewayConfig(
         url=url or settings.MQTT_URL,
         username=settings.MQTT_GATEWAY_USERNAME,
         password=settings.MQTT_GATEWAY_PASSWORD,
-        shared_group=settings.MQTT_SHARED_GROUP,
-        client_id=f"openvend-gw-{socket.gethostname()[:40]}-{index}",
     )
+    if routing == "shared":
+        config.shared_group = settings.MQTT_SHARED_GROUP
+        config.client_id = f"openvend-gw-{socket.gethostname()[:40]}-{index}"
+        return config
+    partition = first_partition + index
+    config.partition = (partition, partitions)
+    # The session belongs to the partition, not the host: the messages the broker kept for it while
+    # it was down go to whichever process takes it next, and two processes started for the same
+    # partition take each other's connection instead of both storing its devices' messages.
+    config.client_id = f"openvend-gw-{partition}-of-{partitions}"
+    return config

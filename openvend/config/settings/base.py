@@ -192,7 +192,10 @@ REDIS_URL = ""
 # The gateway's own broker account; devices get theirs at activation.
 MQTT_GATEWAY_USERNAME = "openvend-gateway"
 MQTT_GATEWAY_PASSWORD = ""
-# Shared-subscription group: several gateway processes split the device traffic between them.
+# How several gateway processes split the device traffic: "partitioned" (each owns a share of the
+# devices and sees all their messages, in order) or "shared" (a shared subscription, message by message).
+MQTT_GATEWAY_ROUTING = "partitioned"
+# Shared-subscription group, when the routing is "shared".
 MQTT_SHARED_GROUP = "openvend-gateway"
 # When set, device credentials are written to these Mosquitto files (and the broker is sent SIGHUP).
 MOSQUITTO_PASSWORD_FILE = ""
