@@ -196,8 +196,10 @@ def session_start(
         to_state=S.CREATED,
         detail={"flow": flow, "method": method},
     )
+    # The row was inserted in this transaction: nobody else can see it, let alone lock it.
     if flow not in DOOR_FLOWS:
-        transition(session, S.OPEN, EventKind.SHELF_STARTED, changes={"opened_at": timezone.now()})
+        opened = {"opened_at": timezone.now()}
+        transition(session, S.OPEN, EventKind.SHELF_STARTED, changes=opened, locked=True)
         return session
     command = command_send(
         actor=None,
@@ -206,9 +208,8 @@ def session_start(
         params={"door": 1, "mode": OPEN_DOOR_MODE},
         ttl_s=int(opening_timeout().total_seconds()),
     )
-    transition(
-        session, S.OPENING, EventKind.DOOR_COMMAND, {"command": str(command.pk)}, changes={"command": command}
-    )
+    detail = {"command": str(command.pk)}
+    transition(session, S.OPENING, EventKind.DOOR_COMMAND, detail, changes={"command": command}, locked=True)
     return session
 
 

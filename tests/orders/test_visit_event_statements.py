@@ -54,3 +54,21 @@ def test_a_visits_door_and_weight_events_take_a_known_number_of_statements(
     assert len(opened) <= DOOR_OPENED, _listing(opened)
     assert len(weighed) <= WEIGHT_CHANGE, _listing(weighed)
     assert len(closed) <= DOOR_CLOSED, _listing(closed)
+
+
+# The scan, for a door flow paid from the wallet: the device locked with its site and state, the
+# preconditions (blacklist, unpaid order, payment method at the site, a restock or visit under way),
+# the session and its timeline row under a savepoint (a concurrent scan loses there), the open-door
+# command with its audit row under another, the move to opening and its row. The session just
+# inserted is not read again to be moved. PostgreSQL adds the NOTIFY that wakes the dispatcher.
+SCAN = 18
+
+
+def test_a_scan_takes_a_known_number_of_statements(store: Store) -> None:
+    shopper = store.shopper(balance_fen=2000)
+    with CaptureQueriesContext(connection) as scanned:
+        session = store.start(shopper)
+    assert session.state == S.OPENING
+    assert session.command_id is not None
+    assert [e.to_state for e in session.events.order_by("pk")] == [S.CREATED, S.OPENING]
+    assert len(scanned) <= SCAN + (connection.vendor == "postgresql"), _listing(scanned)
