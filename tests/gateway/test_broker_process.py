@@ -107,16 +107,21 @@ def test_writers_take_turns_from_reading_the_credentials_to_writing_the_files(
 ) -> None:
     import threading
 
+    from django.db import connection
+
     settings.MQTT_GATEWAY_PASSWORD = "gateway-secret-for-this-test"
     passwords = tmp_path / "passwords"
     done = threading.Event()
+
+    def write() -> None:
+        try:
+            mosquitto.sync_mosquitto(password_path=passwords, acl_path=tmp_path / "acl")
+            done.set()
+        finally:
+            connection.close()  # this thread's own: the test database must not keep it
+
     with mosquitto._one_writer(passwords):  # another process is between its read and its write
-        writer = threading.Thread(
-            target=lambda: (
-                mosquitto.sync_mosquitto(password_path=passwords, acl_path=tmp_path / "acl"),
-                done.set(),
-            )
-        )
+        writer = threading.Thread(target=write)
         writer.start()
         assert not done.wait(0.5)
         assert not passwords.exists()
