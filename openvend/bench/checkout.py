@@ -143,13 +143,16 @@ def _outcomes(visits: list[dict[str, Any]]) -> dict[str, Any]:
     }
     by_state: dict[str, int] = {}
     exact = wrong = 0
-    close_to_paid, door_open = [], []
+    close_to_paid, door_open, scans, after_scans = [], [], [], []
     for visit in visits:
         state = states.get(visit["session_id"], "missing")
         by_state[state] = by_state.get(state, 0) + 1
         order = orders.get(visit["session_id"])
         if visit["command_at"] is not None:
             door_open.append(visit["command_at"] - visit["scanned_at"])
+            # The scan itself, then the commit → dispatcher → broker → cabinet leg.
+            scans.append(visit["scan_done_at"] - visit["scanned_at"])
+            after_scans.append(visit["command_at"] - visit["scan_done_at"])
         if order is None or order["state"] != "paid":
             continue
         if order["total_fen"] == order["paid_fen"] == visit["expected_fen"]:
@@ -172,6 +175,10 @@ def _outcomes(visits: list[dict[str, Any]]) -> dict[str, Any]:
             "p50": _pct(door_open, 0.5) * 1000,
             "p99": _pct(door_open, 0.99) * 1000,
             "n": len(door_open),
+            "scan_p50": _pct(scans, 0.5) * 1000,
+            "scan_p99": _pct(scans, 0.99) * 1000,
+            "after_scan_p50": _pct(after_scans, 0.5) * 1000,
+            "after_scan_p99": _pct(after_scans, 0.99) * 1000,
         },
     }
 
@@ -356,7 +363,10 @@ def main() -> int:
         f"  door-close -> paid p50 {lat['close_to_paid_ms']['p50']:.0f} ms, "
         f"p99 {lat['close_to_paid_ms']['p99']:.0f} ms (n={lat['close_to_paid_ms']['n']})",
         f"  door-open (scan -> command at the cabinet) p50 {lat['door_open_ms']['p50']:.0f} ms, "
-        f"p99 {lat['door_open_ms']['p99']:.0f} ms (n={lat['door_open_ms']['n']})",
+        f"p99 {lat['door_open_ms']['p99']:.0f} ms (n={lat['door_open_ms']['n']}); the scan "
+        f"{lat['door_open_ms']['scan_p50']:.0f}/{lat['door_open_ms']['scan_p99']:.0f} ms, "
+        f"its commit to the cabinet {lat['door_open_ms']['after_scan_p50']:.0f}/"
+        f"{lat['door_open_ms']['after_scan_p99']:.0f} ms (p50/p99)",
         *[
             f"  refused scan x{n}: {message}"
             for message, n in Counter(saturation["errors"] + latency["errors"]).most_common(3)

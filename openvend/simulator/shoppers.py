@@ -118,6 +118,7 @@ class Visit:
     taken: dict[str, int]  # sku → units
     expected_fen: int
     scanned_at: float  # seconds since the epoch, just before the scan
+    scan_done_at: float | None = None  # the scan returned, its session and command committed
     command_at: float | None = None  # the cabinet received the open-door command
     closed_at: float | None = None  # door_closed machine time
     extra: dict[str, Any] = field(default_factory=dict)
@@ -271,6 +272,7 @@ def door_visit(
         taken={shelf.product.sku: units for shelf, units in picked.values()},
         expected_fen=expected,
         scanned_at=scanned,
+        scan_done_at=time.time(),
     )
     visit.command_at = _wait_door_open(cabinet, command_id, timeout)
     if visit.command_at is None:

@@ -94,6 +94,12 @@ def test_a_tiny_checkout_bench_ends_with_its_figures_as_json() -> None:
     assert summary["completed_per_s"] > 0 and summary["pgbench_tps"] > 0
     for phase in ("saturation", "latency"):
         figures = summary[phase]
+        # Door-open split into the scan and what follows its commit; each part within the whole.
+        door_open = figures["door_open_ms"]
+        assert (
+            0 < door_open["scan_p50"] <= door_open["p99"]
+            and 0 < door_open["after_scan_p50"] <= door_open["p99"]
+        )
         assert figures["paid_wrong_total"] == 0
         assert figures["paid_exact"] == figures["states"].get("completed", 0)
     assert summary["saturation"]["paid_exact"] > 0
