@@ -10,7 +10,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         # Payments know nothing of what they pay for: orders ask to hear how each charge ends.
         from openvend.orders.corrections import apply_correction_payment_outcome, apply_refund_outcome
-        from openvend.orders.services import apply_payment_outcome
+        from openvend.orders.order_payments import apply_payment_outcome
         from openvend.orders.unpaid import mark_payment_failed
         from openvend.payments.services.results import on_payment_outcome, on_refund_outcome
 

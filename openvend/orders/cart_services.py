@@ -121,7 +121,8 @@ def cart_add_barcode(*, session: ShoppingSession, barcode: str) -> CartLine:
 def _make_order(session: ShoppingSession) -> tuple[Order, list[Any]]:
     """The cart becomes the order: lines priced now, stock moved. Returns the order and its lines
     as the payment provider is to see them."""
-    from openvend.orders.services import Taken, _charge_lines, _new_order, _post_sales, _price_lines
+    from openvend.orders.order_payments import charge_lines
+    from openvend.orders.services import Taken, _new_order, _post_sales, _price_lines
 
     cart = list(CartLine.objects.filter(session=session).select_related("product").order_by("id"))
     if not cart:
@@ -134,7 +135,7 @@ def _make_order(session: ShoppingSession) -> tuple[Order, list[Any]]:
     order.total_fen = sum(line.amount_fen for line in lines)
     order.save(update_fields=["line_source", "total_fen", "updated_at"])
     _post_sales(session, order, lines)
-    return order, _charge_lines(lines)
+    return order, charge_lines(lines)
 
 
 def _cart_evidence(cart: list[CartLine]) -> dict[str, int]:
@@ -142,7 +143,7 @@ def _cart_evidence(cart: list[CartLine]) -> dict[str, int]:
 
 
 def _create_payment(session: ShoppingSession, order: Order, payer_id: str) -> Any:
-    from openvend.orders.services import new_order_payment
+    from openvend.orders.order_payments import new_order_payment
 
     payment = new_order_payment(session, order, payer_id)
     order.payment = payment

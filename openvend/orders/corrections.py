@@ -202,7 +202,7 @@ def _owe(payment: Payment, detail: dict[str, Any]) -> None:
 
 def _supplement(order: Order, correction: Correction) -> None:
     """A new payment for the difference: a pay-after method charges it at once, any other is owed."""
-    from openvend.orders.services import OPENED_BEFORE_CHARGE
+    from openvend.orders.order_payments import OPENED_BEFORE_CHARGE
     from openvend.payments.providers.base import ChargeLine
     from openvend.payments.selectors import active_authorisation
     from openvend.payments.services.charging import create_payment, request_charge

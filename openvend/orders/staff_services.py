@@ -30,8 +30,9 @@ from openvend.orders.corrections import (
 )
 from openvend.orders.errors import OrderErrorCode
 from openvend.orders.models import Correction, Order, OrderLine
+from openvend.orders.order_payments import OPENED_BEFORE_CHARGE, charge_order
 from openvend.orders.selectors import order_snapshot
-from openvend.orders.services import OPENED_BEFORE_CHARGE, Taken, _charge, _post_sales, _price_lines
+from openvend.orders.services import Taken, _post_sales, _price_lines
 from openvend.payments.choices import PAY_AFTER_METHODS, PaymentMethod, PaymentState
 from openvend.payments.models import Payment
 from openvend.shopping.choices import SessionState as S
@@ -104,7 +105,7 @@ def _recognised(order: Order) -> list[Taken]:
 
 def _charge_elsewhere(session: ShoppingSession, order: Order, lines: list[OrderLine]) -> None:
     """Charge an order whose session has already ended (its state is not the session's to change)."""
-    from openvend.orders.services import _charge_lines, new_order_payment, open_and_charge
+    from openvend.orders.order_payments import charge_lines, new_order_payment, open_and_charge
     from openvend.payments.services.charging import request_charge
     from openvend.payments.services.errors import PaymentRuleError
 
@@ -118,7 +119,7 @@ def _charge_elsewhere(session: ShoppingSession, order: Order, lines: list[OrderL
         order_id = order.pk
         transaction.on_commit(lambda: open_and_charge(Order.objects.get(pk=order_id)))
         return
-    request_charge(payment, _charge_lines(lines), amount_fen=order.total_fen)
+    request_charge(payment, charge_lines(lines), amount_fen=order.total_fen)
 
 
 def _sell_reviewed(order: Order, taken: list[Taken], kind: str, detail: dict[str, Any]) -> None:
@@ -142,7 +143,7 @@ def _sell_reviewed(order: Order, taken: list[Taken], kind: str, detail: dict[str
     if session.state != S.REVIEW:
         _charge_elsewhere(session, order, lines)
         return
-    _charge(session, order, lines)
+    charge_order(session, order, lines)
     if order.state == OrderState.REVIEW:  # the payment could not be created: undo it all
         raise OpenVendError(
             OrderErrorCode.PAYMENT_REFUSED,
@@ -248,7 +249,7 @@ def order_waive(*, actor: Any, order: Order, reason: str) -> Order:
 def order_charge(*, actor: Any, order: Order) -> Order:
     """An owed order (its charge failed) is charged again with the same method as a new attempt;
     the failed attempt is closed, pointing at the new one."""
-    from openvend.orders.services import _charge_lines, open_and_charge
+    from openvend.orders.order_payments import charge_lines, open_and_charge
     from openvend.payments.selectors import active_authorisation
     from openvend.payments.services.charging import create_payment, request_charge
     from openvend.payments.services.errors import PaymentRuleError
@@ -293,7 +294,7 @@ def order_charge(*, actor: Any, order: Order) -> Order:
             transaction.on_commit(lambda: open_and_charge(Order.objects.get(pk=order_id)))
         else:
             lines = order.lines.select_related("product").order_by("product__sku")
-            request_charge(attempt, _charge_lines(lines))
+            request_charge(attempt, charge_lines(lines))
         order_event(order, SessionEventKind.CHARGED_AGAIN, {**_by(actor), "payment": attempt.out_trade_no})
         return _finish(order, actor, Resolution.CHARGED, before, "charged again")
 

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from openvend.orders.choices import OrderState
 from openvend.orders.models import Order
-from openvend.orders.services import apply_payment_outcome
+from openvend.orders.order_payments import apply_payment_outcome
 from openvend.payments.choices import PaymentState
 from openvend.payments.models import Payment
 from openvend.payments.selectors import wallet_balance
