@@ -135,3 +135,41 @@ def test_a_partition_without_its_gateway_waits_for_it(mosquitto_broker: RunningB
             device.close()
         first.stop()
         second.stop()
+
+
+def _flaky_gateway(url: str, index: int, partitions: int, first: int) -> None:
+    """A stand-in for a gateway process, started with its arguments (the broker URL here names a file
+    where each start is written down): index 0 dies at its first start, then stays up."""
+    import os
+    import time
+    from pathlib import Path
+
+    log = Path(url)
+    starts = log.read_text().count(f"{index} ") if log.exists() else 0
+    with log.open("a") as out:
+        out.write(f"{index} of {partitions} from {first}\n")
+    if index == 0 and starts == 0:
+        os._exit(3)
+    time.sleep(60)
+
+
+def test_a_gateway_process_that_exits_is_started_again(tmp_path: Any, monkeypatch: Any) -> None:
+    import os
+    import signal
+    import threading
+
+    from openvend.gateway import cli
+
+    log = tmp_path / "starts"
+    monkeypatch.setattr(cli, "_serve", _flaky_gateway)
+    monkeypatch.setattr(cli, "RESTART_AFTER_S", 0.1)
+    previous = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGTERM))  # the service manager
+    timer.start()
+    try:
+        assert cli.run_gateway(url=str(log), processes=2, partitions=4, first_partition=2) == 0
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+    # Index 0 (partition 2 of 4) started, died, started again; index 1 started once.
+    assert sorted(log.read_text().splitlines()) == ["0 of 4 from 2", "0 of 4 from 2", "1 of 4 from 2"]
