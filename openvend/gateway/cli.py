@@ -61,13 +61,13 @@ def _supervise(processes: int, args: tuple[str, int, int]) -> int:
     url, partitions, first = args
 
     def start(index: int) -> multiprocessing.Process:
-        child = multiprocessing.Process(target=_serve, args=(url, index, partitions, first), daemon=False)
+        child = multiprocessing.Process(target=_child, args=(url, index, partitions, first), daemon=False)
         child.start()
         return child
 
-    children = [start(i) for i in range(processes)]
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # before any child: a stop is never missed
+    children = [start(i) for i in range(processes)]
     try:
         while not stopped.wait(RESTART_AFTER_S):
             for index, child in enumerate(children):
@@ -81,4 +81,14 @@ def _supervise(processes: int, args: tuple[str, int, int]) -> int:
             child.terminate()
         for child in children:
             child.join(10)
+            if child.is_alive():  # a gateway that cannot stop in time must not outlive its supervisor
+                child.kill()
+                child.join()
     return 0
+
+
+def _child(url: str, index: int, partitions: int, first: int) -> None:
+    # A forked child starts with the supervisor's SIGTERM handler, which would only set the
+    # supervisor's (copied) event: until the gateway installs its own, SIGTERM must simply end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _serve(url, index, partitions, first)
